@@ -1,0 +1,1 @@
+//! `jicofo.conf`: HOCON parsing and the typed configuration with Jicofo's defaults.

@@ -1,0 +1,1 @@
+//! Incremental, bounded XML stream reading and stanza writing.
