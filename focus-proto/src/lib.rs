@@ -5,6 +5,19 @@
 //! bytes, stanzas, HTTP answers, events and deadlines come out.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+// Tests may read the clock; the core itself never does (see clippy.toml).
+#![cfg_attr(any(test, feature = "fuzzing"), allow(clippy::disallowed_methods))]
 
 pub mod config;
 pub mod xml;
+pub mod focus;
+pub mod http;
+pub mod rest;
+pub mod rng;
+pub mod xmpp;
+#[cfg(feature = "driver")]
+pub mod driver;
+
+pub use focus::{ApiMisuse, ConnId, Event, Focus, HttpId, Input, Output};
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `focus`: the conference focus on tokio.
+
+fn main() {
+    std::process::exit(runtime_tokio::main());
+}

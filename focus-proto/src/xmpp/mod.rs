@@ -1,0 +1,7 @@
+//! The XMPP client side: the sans-IO stream, SASL, and namespaces.
+
+pub mod ns;
+pub mod sasl;
+pub mod stream;
+
+pub use stream::{CloseReason, StreamConfig, StreamEvent, XmppStream};
