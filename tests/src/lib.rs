@@ -1,1 +1,9 @@
-//! Simulation and end-to-end test support.
+//! Simulation and end-to-end test support for the focus.
+//!
+//! - [`e2e`]: a real Prosody from `scripts/prosody` and the focus binaries
+//!   as child processes;
+//! - [`xmpp_client`]: a blocking XMPP client built on the focus's own
+//!   sans-IO stream, to play a peer of the focus.
+
+pub mod e2e;
+pub mod xmpp_client;
