@@ -248,13 +248,10 @@ impl Focus {
     /// Fires everything due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        if let Some(ping) = &self.health_ping {
-            if now >= ping.deadline {
-                self.health_ping = None;
-                let status =
-                    HealthStatus::SoftFailure("XMPP ping failed: no answer in time".into());
-                self.record_health(now, status);
-            }
+        if self.health_ping.as_ref().is_some_and(|p| now >= p.deadline) {
+            self.health_ping = None;
+            let status = HealthStatus::SoftFailure("XMPP ping failed: no answer in time".into());
+            self.record_health(now, status);
         }
         if self.next_health_check.is_some_and(|at| now >= at) {
             self.start_health_check(now);

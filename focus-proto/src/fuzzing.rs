@@ -103,7 +103,8 @@ mod tests {
     #[test]
     fn replay_corpora() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-        let targets: [(&str, fn(&[u8])); 3] = [
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 3] = [
             ("xmpp_stream", super::xmpp_stream),
             ("http_request", super::http_request),
             ("hocon", super::hocon),

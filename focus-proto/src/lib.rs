@@ -9,14 +9,14 @@
 #![cfg_attr(any(test, feature = "fuzzing"), allow(clippy::disallowed_methods))]
 
 pub mod config;
-pub mod xml;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod focus;
 pub mod http;
 pub mod rest;
 pub mod rng;
+pub mod xml;
 pub mod xmpp;
-#[cfg(feature = "driver")]
-pub mod driver;
 
 pub use focus::{ApiMisuse, ConnId, Event, Focus, HttpId, Input, Output};
 #[cfg(any(test, feature = "fuzzing"))]

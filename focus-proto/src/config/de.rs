@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 use serde::forward_to_deserialize_any;
 use serde_json::Value;
 
@@ -25,9 +27,9 @@ impl Lenient {
     }
 
     fn parse<T: std::str::FromStr>(&self, what: &'static str) -> Result<T, Error> {
-        self.text()
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| de::Error::custom(format!("expected {what}, found {}", describe(&self.0))))
+        self.text().and_then(|t| t.parse().ok()).ok_or_else(|| {
+            de::Error::custom(format!("expected {what}, found {}", describe(&self.0)))
+        })
     }
 }
 
@@ -68,7 +70,10 @@ impl<'de> Deserializer<'de> for Lenient {
             }
             Value::String(s) => visitor.visit_string(s),
             Value::Array(items) => visitor.visit_seq(Seq(items.into_iter())),
-            Value::Object(map) => visitor.visit_map(Map { iter: map.into_iter(), value: None }),
+            Value::Object(map) => visitor.visit_map(Map {
+                iter: map.into_iter(),
+                value: None,
+            }),
         }
     }
 
@@ -76,7 +81,10 @@ impl<'de> Deserializer<'de> for Lenient {
         match self.text().as_deref() {
             Some("true" | "yes" | "on") => visitor.visit_bool(true),
             Some("false" | "no" | "off") => visitor.visit_bool(false),
-            _ => Err(de::Error::custom(format!("expected a boolean, found {}", describe(&self.0)))),
+            _ => Err(de::Error::custom(format!(
+                "expected a boolean, found {}",
+                describe(&self.0)
+            ))),
         }
     }
 
@@ -101,7 +109,10 @@ impl<'de> Deserializer<'de> for Lenient {
                 };
                 visitor.visit_string(text)
             }
-            other => Err(de::Error::custom(format!("expected a string, found {}", describe(other)))),
+            other => Err(de::Error::custom(format!(
+                "expected a string, found {}",
+                describe(other)
+            ))),
         }
     }
 
@@ -128,7 +139,10 @@ impl<'de> Deserializer<'de> for Lenient {
     ) -> Result<V::Value, Error> {
         match self.text() {
             Some(s) => visitor.visit_enum(s.into_deserializer()),
-            None => Err(de::Error::custom(format!("expected a name, found {}", describe(&self.0)))),
+            None => Err(de::Error::custom(format!(
+                "expected a name, found {}",
+                describe(&self.0)
+            ))),
         }
     }
 
@@ -141,8 +155,14 @@ struct Seq(std::vec::IntoIter<Value>);
 
 impl<'de> SeqAccess<'de> for Seq {
     type Error = Error;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
-        self.0.next().map(|v| seed.deserialize(Lenient(v))).transpose()
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Error> {
+        self.0
+            .next()
+            .map(|v| seed.deserialize(Lenient(v)))
+            .transpose()
     }
 }
 
@@ -153,7 +173,10 @@ struct Map {
 
 impl<'de> MapAccess<'de> for Map {
     type Error = Error;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Error> {
         match self.iter.next() {
             Some((k, v)) => {
                 self.value = Some(v);

@@ -558,7 +558,8 @@ impl Default for ConferenceConfig {
 impl ConferenceConfig {
     /// The ssrc-group limit: as set, or the source limit.
     pub fn max_ssrc_groups_per_user(&self) -> u32 {
-        self.max_ssrc_groups_per_user.unwrap_or(self.max_ssrcs_per_user)
+        self.max_ssrc_groups_per_user
+            .unwrap_or(self.max_ssrcs_per_user)
     }
 }
 
@@ -818,7 +819,9 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        Self { update_interval: Duration::from_secs(30) }
+        Self {
+            update_interval: Duration::from_secs(30),
+        }
     }
 }
 
@@ -827,24 +830,35 @@ impl Config {
     pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         let file = path.display().to_string();
         if let Err(e) = std::fs::metadata(path) {
-            return Err(ConfigError::Parse { file, message: e.to_string() });
+            return Err(ConfigError::Parse {
+                file,
+                message: e.to_string(),
+            });
         }
         let parse = || {
             hocon::HoconLoader::new()
                 .load_file(PathBuf::from(path))
                 .and_then(hocon::HoconLoader::hocon)
         };
-        let hocon = guard(parse, &file)?
-            .map_err(|e| ConfigError::Parse { file: file.clone(), message: e.to_string() })?;
+        let hocon = guard(parse, &file)?.map_err(|e| ConfigError::Parse {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         Self::from_hocon(hocon, &file)
     }
 
     /// Parses `text` as a `jicofo.conf`; `origin` names it in messages.
     /// Includes are not followed.
     pub fn from_hocon_str(text: &str, origin: &str) -> Result<Loaded, ConfigError> {
-        let parse = || hocon::HoconLoader::new().load_str(text).and_then(hocon::HoconLoader::hocon);
-        let hocon = guard(parse, origin)?
-            .map_err(|e| ConfigError::Parse { file: origin.to_owned(), message: e.to_string() })?;
+        let parse = || {
+            hocon::HoconLoader::new()
+                .load_str(text)
+                .and_then(hocon::HoconLoader::hocon)
+        };
+        let hocon = guard(parse, origin)?.map_err(|e| ConfigError::Parse {
+            file: origin.to_owned(),
+            message: e.to_string(),
+        })?;
         Self::from_hocon(hocon, origin)
     }
 
@@ -861,37 +875,60 @@ impl Config {
         let mut unknown_keys = Vec::new();
         let mut note = |path: serde_ignored::Path<'_>| unknown_keys.push(format!("jicofo.{path}"));
         let ignored = serde_ignored::Deserializer::new(de::Lenient(jicofo), &mut note);
-        let config: Config = serde_path_to_error::deserialize(ignored).map_err(|e| ConfigError::BadValue {
-            file: file.to_owned(),
-            key: format!("jicofo.{}", e.path()),
-            message: e.inner().to_string(),
-        })?;
-        Ok(Loaded { config, unknown_keys })
+        let config: Config =
+            serde_path_to_error::deserialize(ignored).map_err(|e| ConfigError::BadValue {
+                file: file.to_owned(),
+                key: format!("jicofo.{}", e.path()),
+                message: e.inner().to_string(),
+            })?;
+        Ok(Loaded {
+            config,
+            unknown_keys,
+        })
     }
 
     /// Checks that what the focus needs to run is set: the client
     /// connection's `domain`, `xmpp-domain` and `password`.
     pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let missing = |key: &str, why| ConfigError::Missing { file: file.to_owned(), key: key.to_owned(), why };
+        let missing = |key: &str, why| ConfigError::Missing {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            why,
+        };
         let client = &self.xmpp.client;
         if client.enabled {
             if client.domain.is_none() {
-                return Err(missing("jicofo.xmpp.client.domain", "the domain the focus logs in to"));
+                return Err(missing(
+                    "jicofo.xmpp.client.domain",
+                    "the domain the focus logs in to",
+                ));
             }
             if client.xmpp_domain.is_none() {
-                return Err(missing("jicofo.xmpp.client.xmpp-domain", "the main XMPP domain"));
+                return Err(missing(
+                    "jicofo.xmpp.client.xmpp-domain",
+                    "the main XMPP domain",
+                ));
             }
             if client.password.is_none() {
-                return Err(missing("jicofo.xmpp.client.password", "the focus account's password"));
+                return Err(missing(
+                    "jicofo.xmpp.client.password",
+                    "the focus account's password",
+                ));
             }
         }
         let service = &self.xmpp.service;
         if service.enabled {
             if service.domain.is_none() {
-                return Err(missing("jicofo.xmpp.service.domain", "the service connection's login domain"));
+                return Err(missing(
+                    "jicofo.xmpp.service.domain",
+                    "the service connection's login domain",
+                ));
             }
             if service.password.is_none() {
-                return Err(missing("jicofo.xmpp.service.password", "the service account's password"));
+                return Err(missing(
+                    "jicofo.xmpp.service.password",
+                    "the service account's password",
+                ));
             }
         }
         Ok(())

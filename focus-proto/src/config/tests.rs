@@ -21,7 +21,10 @@ fn defaults_are_jicofos() {
     assert_eq!(c.conference.initial_timeout, Duration::from_secs(15));
     assert_eq!(c.conference.max_ssrc_groups_per_user(), 20);
     assert_eq!(c.bridge.health_checks.retry_delay(), Duration::from_secs(5));
-    assert_eq!(c.bridge.selection_strategy, SelectionStrategy::SingleBridgeSelectionStrategy);
+    assert_eq!(
+        c.bridge.selection_strategy,
+        SelectionStrategy::SingleBridgeSelectionStrategy
+    );
     assert_eq!(c.bridge.xmpp_connection_name, ConnectionName::Service);
     assert_eq!(c.health.interval, Duration::from_secs(10));
     assert_eq!(c.authentication.kind, AuthType::None);
@@ -44,10 +47,16 @@ jicofo.xmpp.trusted-domains = [ "recorder.example.com" ]
 "#,
     )
     .config;
-    assert_eq!(c.xmpp.client.client_proxy.as_deref(), Some("focus.example.com"));
+    assert_eq!(
+        c.xmpp.client.client_proxy.as_deref(),
+        Some("focus.example.com")
+    );
     // The username override propagates to the resource, as in Jicofo.
     assert_eq!(c.xmpp.client.resource(), "jicofo");
-    assert_eq!(c.xmpp.client.conference_muc_jid().as_deref(), Some("conference.example.com"));
+    assert_eq!(
+        c.xmpp.client.conference_muc_jid().as_deref(),
+        Some("conference.example.com")
+    );
     assert_eq!(c.xmpp.trusted_domains, vec!["recorder.example.com"]);
     assert!(c.validate("test.conf").is_ok());
 }
@@ -127,9 +136,15 @@ fn docker_jitsi_meet_file() {
     assert_eq!(c.xmpp.client.port, 5222);
     assert_eq!(c.xmpp.client.hostname, "xmpp.meet.jitsi");
     assert!(c.xmpp.client.disable_certificate_verification);
-    assert_eq!(c.xmpp.client.conference_muc_jid().as_deref(), Some("muc.meet.jitsi"));
+    assert_eq!(
+        c.xmpp.client.conference_muc_jid().as_deref(),
+        Some("muc.meet.jitsi")
+    );
     assert_eq!(c.authentication.kind, AuthType::Jwt);
-    assert_eq!(c.authentication.authentication_lifetime, Duration::from_secs(86400));
+    assert_eq!(
+        c.authentication.authentication_lifetime,
+        Duration::from_secs(86400)
+    );
     assert_eq!(c.bridge.max_bridge_participants, 80);
     assert!(c.bridge.health_checks.use_presence);
     assert_eq!(c.conference.source_signaling_delays.get(&100), Some(&1000));
@@ -150,7 +165,11 @@ fn includes_are_relative_to_the_file() {
     let dir = std::env::temp_dir().join(format!("focus-config-inc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("custom-jicofo.conf"), "jicofo.rest.port = 9999\n").unwrap();
-    std::fs::write(dir.join("jicofo.conf"), "jicofo.rest.port = 1\ninclude \"custom-jicofo.conf\"\n").unwrap();
+    std::fs::write(
+        dir.join("jicofo.conf"),
+        "jicofo.rest.port = 1\ninclude \"custom-jicofo.conf\"\n",
+    )
+    .unwrap();
     let c = Config::load(&dir.join("jicofo.conf")).unwrap().config;
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(c.rest.port, 9999);
@@ -158,24 +177,38 @@ fn includes_are_relative_to_the_file() {
 
 #[test]
 fn bad_values_name_key_and_file() {
-    let e = Config::from_hocon_str("jicofo.xmpp.client.port = \"abc\"", "/etc/jitsi/jicofo/jicofo.conf")
-        .unwrap_err()
-        .to_string();
+    let e = Config::from_hocon_str(
+        "jicofo.xmpp.client.port = \"abc\"",
+        "/etc/jitsi/jicofo/jicofo.conf",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("jicofo.xmpp.client.port"), "{e}");
     assert!(e.contains("/etc/jitsi/jicofo/jicofo.conf"), "{e}");
 
     let e = Config::from_hocon_str("jicofo { conference { initial-timeout = soon } }", "x.conf")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("jicofo.conference.initial-timeout") && e.contains("not a duration"), "{e}");
+    assert!(
+        e.contains("jicofo.conference.initial-timeout") && e.contains("not a duration"),
+        "{e}"
+    );
 
-    let e = Config::from_hocon_str("jicofo.bridge.selection-strategy = com.example.Mine", "x.conf")
-        .unwrap_err()
-        .to_string();
+    let e = Config::from_hocon_str(
+        "jicofo.bridge.selection-strategy = com.example.Mine",
+        "x.conf",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("jicofo.bridge.selection-strategy"), "{e}");
 
-    let e = Config::load(Path::new("/nonexistent/jicofo.conf")).unwrap_err().to_string();
-    assert!(e.starts_with("/nonexistent/jicofo.conf: cannot read"), "{e}");
+    let e = Config::load(Path::new("/nonexistent/jicofo.conf"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("/nonexistent/jicofo.conf: cannot read"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -22,7 +22,10 @@ const EXIT_START: i32 = 1;
 
 /// A conference focus for Jitsi Meet, in place of Jicofo.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(
+    version,
+    about = "A conference focus for Jitsi Meet, in place of Jicofo."
+)]
 struct Args {
     /// The HOCON configuration file (Jicofo's `jicofo.conf`).
     #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG)]
@@ -92,6 +95,10 @@ fn load_config(path: &std::path::Path) -> Option<Arc<Config>> {
         warn!(file = %path.display(), key = %key, "unknown configuration key, ignored");
     }
     let config = loaded.config;
+    if let Err(e) = config.validate(&path.display().to_string()) {
+        eprintln!("error: {e}");
+        return None;
+    }
     if let Err(e) = connection_settings(&config) {
         eprintln!("error: {e} (in {})", path.display());
         return None;

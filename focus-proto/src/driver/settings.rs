@@ -72,7 +72,7 @@ pub fn connection_settings(config: &Config) -> Result<Vec<ConnSettings>, Setting
     }
     let mut out = vec![one(ConnId::Client, "client", client)?];
     let service = &config.xmpp.service;
-    if service.enabled && !same_account(client, service) {
+    if service.enabled && !client.same_account(service) {
         out.push(one(ConnId::Service, "service", service)?);
     }
     Ok(out)
@@ -80,11 +80,7 @@ pub fn connection_settings(config: &Config) -> Result<Vec<ConnSettings>, Setting
 
 /// Whether the service connection is served by the client connection.
 pub(crate) fn service_is_client(config: &Config) -> bool {
-    !config.xmpp.service.enabled || same_account(&config.xmpp.client, &config.xmpp.service)
-}
-
-fn same_account(a: &XmppConnectionConfig, b: &XmppConnectionConfig) -> bool {
-    a.hostname == b.hostname && a.port == b.port && a.domain == b.domain && a.username == b.username
+    !config.xmpp.service.enabled || config.xmpp.client.same_account(&config.xmpp.service)
 }
 
 fn one(conn: ConnId, name: &str, c: &XmppConnectionConfig) -> Result<ConnSettings, SettingsError> {

@@ -699,16 +699,17 @@ impl XmppStream {
         }
         if el.name() == "iq" {
             // The answer to our keepalive: any answer proves the link lives.
-            if let Some((id, _)) = &self.pending_ping {
-                if el.attr("id") == Some(id.as_str())
-                    && matches!(el.attr("type"), Some("result" | "error"))
-                {
-                    self.pending_ping = None;
-                    if !self.config.ping_interval.is_zero() {
-                        self.next_ping = Some(now + self.config.ping_interval);
-                    }
-                    return;
+            let answers_ping = self
+                .pending_ping
+                .as_ref()
+                .is_some_and(|(id, _)| el.attr("id") == Some(id.as_str()))
+                && matches!(el.attr("type"), Some("result" | "error"));
+            if answers_ping {
+                self.pending_ping = None;
+                if !self.config.ping_interval.is_zero() {
+                    self.next_ping = Some(now + self.config.ping_interval);
                 }
+                return;
             }
             if el.attr("type") == Some("get") && is_lone_ping(&el) {
                 let mut pong = Element::builder("iq", ns::CLIENT).attr(ncname("type"), "result");
