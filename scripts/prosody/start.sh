@@ -1,299 +1,346 @@
 #!/usr/bin/env bash
-# Start an isolated Prosody shaped like a docker-jitsi-meet deployment, for
-# tests and demos. Loopback only, runs as the current user, touches nothing
-# under /etc/prosody or /var/lib/prosody.
+# scripts/prosody/start.sh: run a private Prosody laid out like a
+# docker-jitsi-meet deployment, for the end-to-end tests and the demo.
 #
-# Usage: start.sh [DIR]
-#   DIR: a fresh or empty directory for config, certs, data, pid and log
-#        (default: a new temporary directory).
-# Prints KEY=value lines on stdout; use:  eval "$(start.sh)"
-# Diagnostics go to stderr. Stop with stop.sh DIR.
+#   eval "$(XMPP_PORT=25222 HTTP_PORT=25280 scripts/prosody/start.sh [DIR])"
+#   ...
+#   scripts/prosody/stop.sh "$PROSODY_DIR"
 #
-# Environment (all optional):
-#   XMPP_PORT=5222          c2s (STARTTLS offered)
-#   COMPONENT_PORT=5347     XEP-0114 external components (listens only when
-#                           FOCUS_MODE=component or EXT_COMPONENTS is set)
-#   HTTP_PORT=5280          BOSH (/http-bind) and websocket (/xmpp-websocket)
-#   XMPP_DOMAIN=meet.jitsi  the other host names derive from it:
-#     auth.<d>, muc.<d>, internal-muc.<d>, focus.<d>
-#   JICOFO_AUTH_PASSWORD    password of focus@auth.<d> (default: focuspass)
-#   JVB_AUTH_PASSWORD       password of jvb@auth.<d>   (default: jvbpass)
-#   EXTRA_USERS             more auth-host accounts, "user:password ..."
-#   FOCUS_MODE=client       client: focus.<d> is a client_proxy component in
-#                             front of focus@auth.<d> (docker-jitsi-meet)
-#                           component: focus.<d> is an external component
-#                             (secret FOCUS_COMPONENT_SECRET, default focussecret)
-#   EXT_COMPONENTS          more external components, "host:secret ..."
-#   C2S_REQUIRE_ENCRYPTION=true   false lets plain TCP clients log in
-#   C2S_RATE_LIMIT          e.g. "10kb/s": enable mod_limits for c2s, with
-#                           focus and jvb unlimited (as docker-jitsi-meet)
-#   PROSODY_LOG_LEVEL=info  debug logs every stanza
-#   PROSODY_BIN=prosody, PROSODYCTL_BIN=prosodyctl
-#   START_TIMEOUT=20        seconds to wait for the ports
+# DIR holds everything (config, certificates, accounts, pid file, log); it is
+# created when missing, and a new temporary directory is used when omitted.
+# Starting again on a DIR that was stopped reuses its CA and certificate.
+# The server listens on 127.0.0.1 only, runs as the calling user and never
+# reads or writes /etc/prosody or /var/lib/prosody.
+#
+# stdout: shell-quoted KEY=value lines (see print_result); stderr: diagnostics.
+# Exits non-zero (with Prosody's log) when it is not up after START_TIMEOUT s.
+#
+# Knobs (environment, all optional):
+#   XMPP_PORT (5222)          c2s, STARTTLS offered (and required by default)
+#   HTTP_PORT (5280)          BOSH /http-bind and websocket /xmpp-websocket
+#   COMPONENT_PORT (5347)     XEP-0114; opened only when a component needs it
+#   XMPP_DOMAIN (meet.jitsi)  auth.<d>, muc.<d>, internal-muc.<d>, focus.<d>
+#   JICOFO_AUTH_PASSWORD (focuspass), JVB_AUTH_PASSWORD (jvbpass)
+#   EXTRA_USERS               more accounts on auth.<d>: "user:pass ..."
+#   FOCUS_MODE (client)       client: focus@auth.<d> behind the focus.<d>
+#                             client_proxy; component: focus.<d> is an
+#                             external component (FOCUS_COMPONENT_SECRET)
+#   EXT_COMPONENTS            more external components: "host:secret ..."
+#   C2S_REQUIRE_ENCRYPTION (true)   false: plain-TCP clients may log in
+#   C2S_RATE_LIMIT            e.g. 10kb/s (mod_limits; focus and jvb exempt)
+#   PROSODY_LOG_LEVEL (info)  debug logs every stanza to prosody.log
+#   PROSODY_BIN (prosody), PROSODYCTL_BIN (prosodyctl), START_TIMEOUT (20)
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-dir="${1:-}"
-if [ -z "$dir" ]; then
-    dir="$(mktemp -d -t test-prosody.XXXXXX)"
-fi
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
-if [ -e "$dir/prosody.pid" ] && kill -0 "$(cat "$dir/prosody.pid" 2>/dev/null)" 2>/dev/null; then
-    echo "start-test-prosody: a Prosody is already running for $dir" >&2
-    exit 1
-fi
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+me="prosody/start.sh"
 
-XMPP_PORT="${XMPP_PORT:-5222}"
-COMPONENT_PORT="${COMPONENT_PORT:-5347}"
-HTTP_PORT="${HTTP_PORT:-5280}"
-XMPP_DOMAIN="${XMPP_DOMAIN:-meet.jitsi}"
-XMPP_AUTH_DOMAIN="auth.$XMPP_DOMAIN"
-XMPP_MUC_DOMAIN="muc.$XMPP_DOMAIN"
-XMPP_INTERNAL_MUC_DOMAIN="internal-muc.$XMPP_DOMAIN"
-FOCUS_DOMAIN="focus.$XMPP_DOMAIN"
-JICOFO_AUTH_PASSWORD="${JICOFO_AUTH_PASSWORD:-focuspass}"
-JVB_AUTH_PASSWORD="${JVB_AUTH_PASSWORD:-jvbpass}"
-FOCUS_MODE="${FOCUS_MODE:-client}"
-FOCUS_COMPONENT_SECRET="${FOCUS_COMPONENT_SECRET:-focussecret}"
-EXT_COMPONENTS="${EXT_COMPONENTS:-}"
-EXTRA_USERS="${EXTRA_USERS:-}"
-C2S_REQUIRE_ENCRYPTION="${C2S_REQUIRE_ENCRYPTION:-true}"
-C2S_RATE_LIMIT="${C2S_RATE_LIMIT:-}"
-PROSODY_LOG_LEVEL="${PROSODY_LOG_LEVEL:-info}"
-PROSODY_BIN="${PROSODY_BIN:-prosody}"
-PROSODYCTL_BIN="${PROSODYCTL_BIN:-prosodyctl}"
-START_TIMEOUT="${START_TIMEOUT:-20}"
+die() { echo "$me: $*" >&2; exit 1; }
 
-case "$FOCUS_MODE" in client|component) ;; *)
-    echo "start-test-prosody: FOCUS_MODE must be client or component" >&2; exit 2;;
+# --- settings -------------------------------------------------------------
+domain="${XMPP_DOMAIN:-meet.jitsi}"
+auth_domain="auth.$domain"
+muc_domain="muc.$domain"
+internal_muc_domain="internal-muc.$domain"
+focus_domain="focus.$domain"
+xmpp_port="${XMPP_PORT:-5222}"
+http_port="${HTTP_PORT:-5280}"
+component_port="${COMPONENT_PORT:-5347}"
+focus_password="${JICOFO_AUTH_PASSWORD:-focuspass}"
+jvb_password="${JVB_AUTH_PASSWORD:-jvbpass}"
+extra_users="${EXTRA_USERS:-}"
+focus_mode="${FOCUS_MODE:-client}"
+focus_secret="${FOCUS_COMPONENT_SECRET:-focussecret}"
+ext_components="${EXT_COMPONENTS:-}"
+rate_limit="${C2S_RATE_LIMIT:-}"
+log_level="${PROSODY_LOG_LEVEL:-info}"
+prosody_bin="${PROSODY_BIN:-prosody}"
+prosodyctl_bin="${PROSODYCTL_BIN:-prosodyctl}"
+start_timeout="${START_TIMEOUT:-20}"
+
+case "${C2S_REQUIRE_ENCRYPTION:-true}" in
+    1|true|yes) require_encryption=true ;;
+    *) require_encryption=false ;;
 esac
-case "$C2S_REQUIRE_ENCRYPTION" in 1|true|yes) C2S_REQUIRE_ENCRYPTION=true;; *) C2S_REQUIRE_ENCRYPTION=false;; esac
+case "$focus_mode" in
+    client|component) ;;
+    *) echo "$me: FOCUS_MODE must be 'client' or 'component'" >&2; exit 2 ;;
+esac
+# Prosody opens its component port only when some external component exists.
+with_components=false
+if [ "$focus_mode" = component ] || [ -n "$ext_components" ]; then
+    with_components=true
+fi
 
-for tool in "$PROSODY_BIN" "$PROSODYCTL_BIN" openssl; do
-    command -v "$tool" >/dev/null || { echo "start-test-prosody: $tool not found (apt-get install prosody openssl)" >&2; exit 1; }
-done
+# --- helpers ----------------------------------------------------------------
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-for port in "$XMPP_PORT" "$COMPONENT_PORT" "$HTTP_PORT"; do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        echo "start-test-prosody: port $port on 127.0.0.1 is already in use" >&2
-        exit 1
+listened_ports() {
+    echo "$xmpp_port" "$http_port"
+    if $with_components; then echo "$component_port"; fi
+}
+
+prepare_dir() {
+    run_dir="${1:-}"
+    if [ -z "$run_dir" ]; then
+        run_dir="$(mktemp -d -t focus-prosody.XXXXXX)"
     fi
-done
+    mkdir -p "$run_dir"
+    run_dir="$(cd "$run_dir" && pwd)"
+    local old_pid=""
+    [ -s "$run_dir/prosody.pid" ] && old_pid="$(cat "$run_dir/prosody.pid")"
+    if [ -n "$old_pid" ] && kill -0 "$old_pid" 2>/dev/null; then
+        die "Prosody $old_pid is already running in $run_dir (stop it with stop.sh)"
+    fi
+    rm -f "$run_dir/prosody.pid"
+    mkdir -p "$run_dir/data" "$run_dir/certs" "$run_dir/plugins"
+    cp "$script_dir"/plugins/*.lua "$run_dir/plugins/"
+}
 
-mkdir -p "$dir/data" "$dir/certs" "$dir/plugins"
-cp "$here"/plugins/*.lua "$dir/plugins/"
+check_tools() {
+    local tool
+    for tool in "$prosody_bin" "$prosodyctl_bin" openssl; do
+        command -v "$tool" >/dev/null ||
+            die "$tool is not installed (scripts/install-deps.sh, or apt-get install prosody openssl)"
+    done
+}
 
-# --- TLS: a throwaway CA and one server certificate for every host --------
-# A separate CA (instead of one self-signed leaf) lets strict verifiers such
-# as rustls/webpki trust the chain: they refuse a CA certificate as the
-# server's end-entity certificate.
-if [ ! -s "$dir/certs/server.crt" ]; then
+check_ports() {
+    local port
+    for port in $(listened_ports); do
+        if port_open "$port"; then
+            die "port $port on 127.0.0.1 is already in use"
+        fi
+    done
+}
+
+# A throwaway CA, and a server certificate it signed for every host name the
+# tests use. rustls refuses a CA certificate as the end-entity certificate,
+# hence two certificates rather than one self-signed leaf.
+make_certificates() {
+    local certs="$run_dir/certs"
+    [ -s "$certs/server.crt" ] && [ -s "$certs/ca.crt" ] && return 0
     (
-        cd "$dir/certs"
+        cd "$certs"
         openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
-            -subj "/CN=Test CA for $XMPP_DOMAIN" \
-            -keyout ca.key -out ca.crt \
+            -subj "/CN=Throwaway test CA for $domain" \
             -addext "basicConstraints=critical,CA:TRUE" \
-            -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-        cat > server.ext <<EOF
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:$XMPP_DOMAIN,DNS:*.$XMPP_DOMAIN,DNS:localhost,IP:127.0.0.1
-EOF
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=$XMPP_DOMAIN" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout ca.key -out ca.crt 2>/dev/null
+        printf '%s\n' \
+            "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth" \
+            "subjectAltName=DNS:$domain,DNS:*.$domain,DNS:localhost,IP:127.0.0.1" \
+            >server.ext
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=$domain" \
             -keyout server.key -out server.csr 2>/dev/null
-        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-            -days 30 -extfile server.ext -out server.crt 2>/dev/null
-        cat server.crt ca.crt > server-chain.crt
+        openssl x509 -req -days 30 -in server.csr -CA ca.crt -CAkey ca.key \
+            -CAcreateserial -extfile server.ext -out server.crt 2>/dev/null
+        cat server.crt ca.crt >server-chain.crt
         rm -f server.csr ca.srl
         chmod 600 ca.key server.key
-    )
-fi
+    ) || die "making the test certificates with openssl failed"
+}
 
-unlimited_block=""
-limits_module=""
-if [ -n "$C2S_RATE_LIMIT" ]; then
-    limits_module='"limits";'
-    unlimited_block="limits = { c2s = { rate = \"$C2S_RATE_LIMIT\" } }
-unlimited_jids = { \"focus@$XMPP_AUTH_DOMAIN\"; \"jvb@$XMPP_AUTH_DOMAIN\" }"
-fi
+# A MUC component block; $1 host, $2 room cache size.
+muc_component() {
+    cat <<EOF
+Component "$1" "muc"
+    storage = "memory"
+    restrict_room_creation = true -- only admins (the focus, jvb) create rooms
+    muc_room_locking = false
+    muc_room_default_public_jids = true
+    muc_room_cache_size = $2
+    muc_tombstones = false
+    muc_room_allow_persistent = false
+EOF
+}
 
-if [ "$FOCUS_MODE" = client ]; then
-    focus_block="-- Clients send conference requests to $FOCUS_DOMAIN; this proxy hands
--- them to the focus, which is logged in as focus@$XMPP_AUTH_DOMAIN.
-Component \"$FOCUS_DOMAIN\" \"client_proxy\"
-    target_address = \"focus@$XMPP_AUTH_DOMAIN\""
-else
-    focus_block="-- The focus connects itself as an XEP-0114 component.
-Component \"$FOCUS_DOMAIN\"
-    component_secret = \"$FOCUS_COMPONENT_SECRET\""
-fi
+write_config() {
+    local cfg="$run_dir/prosody.cfg.lua" extra_modules="" entry
+    if [ -n "$rate_limit" ]; then extra_modules='"limits";'; fi
+    {
+        cat <<EOF
+-- Written by scripts/prosody/start.sh. Loopback only; everything in $run_dir.
+run_as_root = $([ "$(id -u)" = 0 ] && echo true || echo false)
+pidfile = "$run_dir/prosody.pid"
+data_path = "$run_dir/data"
+plugin_paths = { "$run_dir/plugins" }
+log = { { levels = { min = "$log_level" }, to = "file", filename = "$run_dir/prosody.log" } }
 
-ext_block=""
-for entry in $EXT_COMPONENTS; do
-    ext_block="$ext_block
-Component \"${entry%%:*}\"
-    component_secret = \"${entry#*:}\""
-done
-
-# Prosody opens the component port only when an external component exists.
-has_components=""
-if [ "$FOCUS_MODE" = component ] || [ -n "$EXT_COMPONENTS" ]; then has_components=1; fi
-
-run_as_root="false"
-[ "$(id -u)" = 0 ] && run_as_root="true"
-
-cat > "$dir/prosody.cfg.lua" <<EOF
--- Generated by start.sh. Loopback only, isolated in $dir.
-run_as_root = $run_as_root
-pidfile = "$dir/prosody.pid"
-data_path = "$dir/data"
-plugin_paths = { "$dir/plugins" }
-log = { { levels = { min = "$PROSODY_LOG_LEVEL" }, to = "file", filename = "$dir/prosody.log" } }
-
-admins = { "focus@$XMPP_AUTH_DOMAIN"; "jvb@$XMPP_AUTH_DOMAIN" }
+-- Admins own every room (component_admins_as_room_owners), as in
+-- docker-jitsi-meet.
+admins = { "focus@$auth_domain"; "jvb@$auth_domain" }
 component_admins_as_room_owners = true
-$unlimited_block
 
 modules_enabled = {
     "roster"; "saslauth"; "tls"; "disco"; "ping"; "posix"; "version";
-    "bosh"; "websocket"; $limits_module
+    "bosh"; "websocket"; $extra_modules
 }
 modules_disabled = { "s2s"; "offline"; "register" }
 allow_registration = false
 
 interfaces = { "127.0.0.1" }
-c2s_ports = { $XMPP_PORT }
 c2s_interfaces = { "127.0.0.1" }
-component_ports = { $COMPONENT_PORT }
+c2s_ports = { $xmpp_port }
 component_interfaces = { "127.0.0.1" }
-http_ports = { $HTTP_PORT }
+component_ports = { $component_port }
 http_interfaces = { "127.0.0.1" }
+http_ports = { $http_port }
 https_ports = { }
 s2s_ports = { }
-http_default_host = "$XMPP_DOMAIN"
+http_default_host = "$domain"
 consider_bosh_secure = true
 consider_websocket_secure = true
 
-c2s_require_encryption = $C2S_REQUIRE_ENCRYPTION
+c2s_require_encryption = $require_encryption
 s2s_require_encryption = false
-ssl = {
-    certificate = "$dir/certs/server-chain.crt";
-    key = "$dir/certs/server.key";
-}
+ssl = { certificate = "$run_dir/certs/server-chain.crt"; key = "$run_dir/certs/server.key" }
 storage = "internal"
+EOF
+        if [ -n "$rate_limit" ]; then
+            cat <<EOF
 
--- Participants: anonymous login, as docker-jitsi-meet without ENABLE_AUTH.
-VirtualHost "$XMPP_DOMAIN"
+limits = { c2s = { rate = "$rate_limit" } }
+unlimited_jids = { "focus@$auth_domain"; "jvb@$auth_domain" }
+EOF
+        fi
+        cat <<EOF
+
+-- Participants log in anonymously (docker-jitsi-meet without ENABLE_AUTH).
+VirtualHost "$domain"
     authentication = "anonymous"
-    main_muc = "$XMPP_MUC_DOMAIN"
+    main_muc = "$muc_domain"
 
--- Focus, bridges and other services log in here with passwords (SCRAM).
-VirtualHost "$XMPP_AUTH_DOMAIN"
+-- The focus, bridges and other services log in with passwords (SCRAM).
+VirtualHost "$auth_domain"
     authentication = "internal_hashed"
 
--- Bridge brewery (JvbBrewery@$XMPP_INTERNAL_MUC_DOMAIN). Only admins
--- (focus, jvb) may create rooms.
-Component "$XMPP_INTERNAL_MUC_DOMAIN" "muc"
-    storage = "memory"
-    restrict_room_creation = true
-    muc_room_locking = false
-    muc_room_default_public_jids = true
-    muc_room_cache_size = 1000
-    muc_tombstones = false
-    muc_room_allow_persistent = false
-
--- Conference rooms. Only admins (the focus) may create them; participants
--- join rooms the focus created.
-Component "$XMPP_MUC_DOMAIN" "muc"
-    storage = "memory"
-    restrict_room_creation = true
-    muc_room_locking = false
-    muc_room_default_public_jids = true
-    muc_room_cache_size = 10000
-    muc_tombstones = false
-    muc_room_allow_persistent = false
-
-$focus_block
-$ext_block
+-- Brewery rooms (jvbbrewery@$internal_muc_domain).
 EOF
-
-"$PROSODYCTL_BIN" --config "$dir/prosody.cfg.lua" check config >"$dir/check.log" 2>&1 || {
-    echo "start-test-prosody: config check failed:" >&2; cat "$dir/check.log" >&2; exit 1; }
-
-register() { # user password
-    "$PROSODYCTL_BIN" --config "$dir/prosody.cfg.lua" register "$1" "$XMPP_AUTH_DOMAIN" "$2" \
-        >>"$dir/register.log" 2>&1 || {
-        echo "start-test-prosody: registering $1@$XMPP_AUTH_DOMAIN failed:" >&2
-        cat "$dir/register.log" >&2; exit 1; }
-}
-register focus "$JICOFO_AUTH_PASSWORD"
-register jvb "$JVB_AUTH_PASSWORD"
-for entry in $EXTRA_USERS; do
-    register "${entry%%:*}" "${entry#*:}"
-done
-
-# Foreground mode (-F) in its own session, so that a terminal's Ctrl-C or the
-# caller's process group does not reach it. Prosody writes its own PID to
-# prosody.pid (mod_posix); that file is what stop.sh uses.
-setsid "$PROSODY_BIN" --config "$dir/prosody.cfg.lua" -F >"$dir/prosody.stdout" 2>&1 </dev/null &
-launcher=$!
-
-alive() { # is the launched process (or the PID in the pid file) running?
-    kill -0 "$launcher" 2>/dev/null && return 0
-    [ -s "$dir/prosody.pid" ] && kill -0 "$(cat "$dir/prosody.pid")" 2>/dev/null
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-deadline=$(( $(date +%s) + START_TIMEOUT ))
-ready=""
-while [ "$(date +%s)" -lt "$deadline" ]; do
-    if ! alive; then
-        echo "start-test-prosody: prosody exited early; output follows" >&2
-        cat "$dir/prosody.stdout" "$dir/prosody.log" >&2 2>/dev/null || true
+        muc_component "$internal_muc_domain" 1000
+        echo
+        echo "-- Conference rooms."
+        muc_component "$muc_domain" 10000
+        echo
+        if [ "$focus_mode" = client ]; then
+            cat <<EOF
+-- Conference requests to $focus_domain reach focus@$auth_domain.
+Component "$focus_domain" "client_proxy"
+    target_address = "focus@$auth_domain"
+EOF
+        else
+            cat <<EOF
+-- The focus connects as an external component (XEP-0114).
+Component "$focus_domain"
+    component_secret = "$focus_secret"
+EOF
+        fi
+        for entry in $ext_components; do
+            printf '\nComponent "%s"\n    component_secret = "%s"\n' "${entry%%:*}" "${entry#*:}"
+        done
+    } >"$cfg"
+    "$prosodyctl_bin" --config "$cfg" check config >"$run_dir/check.log" 2>&1 || {
+        echo "$me: Prosody rejects the generated configuration:" >&2
+        cat "$run_dir/check.log" >&2
         exit 1
-    fi
-    if [ -s "$dir/prosody.pid" ] && port_open "$XMPP_PORT" && port_open "$HTTP_PORT" &&
-       { [ -z "$has_components" ] || port_open "$COMPONENT_PORT"; }; then
-        ready=1
-        break
-    fi
-    sleep 0.2
-done
-if [ -z "$ready" ]; then
-    echo "start-test-prosody: not ready after ${START_TIMEOUT}s; stopping it" >&2
-    kill "$launcher" 2>/dev/null || true
-    cat "$dir/prosody.stdout" "$dir/prosody.log" >&2 2>/dev/null || true
-    exit 1
-fi
-pid="$(cat "$dir/prosody.pid")"
+    }
+}
 
-emit() { printf '%s=%q\n' "$1" "$2"; }
-emit PROSODY_PID "$pid"
-emit PROSODY_DIR "$dir"
-emit PROSODY_CONFIG "$dir/prosody.cfg.lua"
-emit PROSODY_LOG "$dir/prosody.log"
-emit PROSODY_CA_CERT "$dir/certs/ca.crt"
-emit XMPP_HOST 127.0.0.1
-emit XMPP_PORT "$XMPP_PORT"
-if [ -n "$has_components" ]; then
-    emit COMPONENT_PORT "$COMPONENT_PORT"
-fi
-emit HTTP_PORT "$HTTP_PORT"
-emit BOSH_URL "http://127.0.0.1:$HTTP_PORT/http-bind"
-emit WEBSOCKET_URL "ws://127.0.0.1:$HTTP_PORT/xmpp-websocket"
-emit XMPP_DOMAIN "$XMPP_DOMAIN"
-emit XMPP_AUTH_DOMAIN "$XMPP_AUTH_DOMAIN"
-emit XMPP_MUC_DOMAIN "$XMPP_MUC_DOMAIN"
-emit XMPP_INTERNAL_MUC_DOMAIN "$XMPP_INTERNAL_MUC_DOMAIN"
-emit FOCUS_DOMAIN "$FOCUS_DOMAIN"
-emit FOCUS_MODE "$FOCUS_MODE"
-emit FOCUS_JID "focus@$XMPP_AUTH_DOMAIN"
-emit JICOFO_AUTH_PASSWORD "$JICOFO_AUTH_PASSWORD"
-emit JVB_JID "jvb@$XMPP_AUTH_DOMAIN"
-emit JVB_AUTH_PASSWORD "$JVB_AUTH_PASSWORD"
-if [ "$FOCUS_MODE" = component ]; then
-    emit FOCUS_COMPONENT_SECRET "$FOCUS_COMPONENT_SECRET"
-fi
+add_account() { # user password
+    "$prosodyctl_bin" --config "$run_dir/prosody.cfg.lua" register "$1" "$auth_domain" "$2" \
+        >>"$run_dir/register.log" 2>&1 || {
+        echo "$me: cannot create $1@$auth_domain:" >&2
+        cat "$run_dir/register.log" >&2
+        exit 1
+    }
+}
+
+add_accounts() {
+    local entry
+    : >"$run_dir/register.log"
+    add_account focus "$focus_password"
+    add_account jvb "$jvb_password"
+    for entry in $extra_users; do
+        add_account "${entry%%:*}" "${entry#*:}"
+    done
+}
+
+dump_logs() {
+    cat "$run_dir/prosody.stdout" "$run_dir/prosody.log" >&2 2>/dev/null || true
+}
+
+# Prosody runs in the foreground (-F) of a new session, so the caller's
+# terminal or process group signals do not reach it; it writes its own pid
+# to prosody.pid (mod_posix), which is what stop.sh uses.
+launch_and_wait() {
+    setsid "$prosody_bin" --config "$run_dir/prosody.cfg.lua" -F \
+        >"$run_dir/prosody.stdout" 2>&1 </dev/null &
+    local child=$! deadline=$(( $(date +%s) + start_timeout )) port up
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        if ! kill -0 "$child" 2>/dev/null &&
+           ! { [ -s "$run_dir/prosody.pid" ] && kill -0 "$(cat "$run_dir/prosody.pid")" 2>/dev/null; }; then
+            echo "$me: Prosody exited during start-up; its output:" >&2
+            dump_logs
+            exit 1
+        fi
+        # Prosody carries on without a port it could not bind; that port
+        # may then answer for someone else, so treat it as busy.
+        if grep -q "Failed to open server port" "$run_dir/prosody.log" 2>/dev/null; then
+            kill "$child" 2>/dev/null || true
+            grep "Failed to open server port" "$run_dir/prosody.log" >&2
+            die "a port is already in use (Prosody could not bind it)"
+        fi
+        up=true
+        [ -s "$run_dir/prosody.pid" ] || up=false
+        for port in $(listened_ports); do
+            $up && { port_open "$port" || up=false; }
+        done
+        if $up; then
+            prosody_pid="$(cat "$run_dir/prosody.pid")"
+            return 0
+        fi
+        sleep 0.2
+    done
+    echo "$me: Prosody is not listening after ${start_timeout}s; stopping it" >&2
+    kill "$child" 2>/dev/null || true
+    dump_logs
+    exit 1
+}
+
+print_result() {
+    kv() { printf '%s=%q\n' "$1" "$2"; }
+    kv PROSODY_PID "$prosody_pid"
+    kv PROSODY_DIR "$run_dir"
+    kv PROSODY_CONFIG "$run_dir/prosody.cfg.lua"
+    kv PROSODY_LOG "$run_dir/prosody.log"
+    kv PROSODY_CA_CERT "$run_dir/certs/ca.crt"
+    kv XMPP_HOST 127.0.0.1
+    kv XMPP_PORT "$xmpp_port"
+    if $with_components; then kv COMPONENT_PORT "$component_port"; fi
+    kv HTTP_PORT "$http_port"
+    kv BOSH_URL "http://127.0.0.1:$http_port/http-bind"
+    kv WEBSOCKET_URL "ws://127.0.0.1:$http_port/xmpp-websocket"
+    kv XMPP_DOMAIN "$domain"
+    kv XMPP_AUTH_DOMAIN "$auth_domain"
+    kv XMPP_MUC_DOMAIN "$muc_domain"
+    kv XMPP_INTERNAL_MUC_DOMAIN "$internal_muc_domain"
+    kv FOCUS_DOMAIN "$focus_domain"
+    kv FOCUS_MODE "$focus_mode"
+    kv FOCUS_JID "focus@$auth_domain"
+    kv JICOFO_AUTH_PASSWORD "$focus_password"
+    kv JVB_JID "jvb@$auth_domain"
+    kv JVB_AUTH_PASSWORD "$jvb_password"
+    if [ "$focus_mode" = component ]; then kv FOCUS_COMPONENT_SECRET "$focus_secret"; fi
+}
+
+# --- main -----------------------------------------------------------------
+check_tools
+prepare_dir "${1:-}"
+check_ports
+make_certificates
+write_config
+add_accounts
+launch_and_wait
+print_result

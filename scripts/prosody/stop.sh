@@ -1,33 +1,37 @@
 #!/usr/bin/env bash
-# Stop a Prosody started by start.sh, by the PID in its pid file.
-# Usage: stop.sh [DIR]     (default: $PROSODY_DIR)
-#        KEEP_DIR=0 also removes DIR afterwards (default: keep it, logs stay).
-# Exit 0 when it is stopped (or was not running).
+# scripts/prosody/stop.sh: stop a Prosody that start.sh started.
+#
+#   scripts/prosody/stop.sh [DIR]      DIR defaults to $PROSODY_DIR
+#
+# Sends SIGTERM to the pid in DIR/prosody.pid, waits up to STOP_TIMEOUT
+# seconds (default 10), then SIGKILL. Exits 0 once it is gone, or when it
+# was not running. DIR is kept (logs stay) unless KEEP_DIR=0.
 set -euo pipefail
 
-dir="${1:-${PROSODY_DIR:-}}"
-if [ -z "$dir" ]; then
-    echo "usage: stop.sh DIR (or set PROSODY_DIR)" >&2
+run_dir="${1:-${PROSODY_DIR:-}}"
+if [ -z "$run_dir" ]; then
+    echo "usage: scripts/prosody/stop.sh DIR   (or set PROSODY_DIR)" >&2
     exit 2
 fi
-pidfile="$dir/prosody.pid"
-timeout="${STOP_TIMEOUT:-10}"
+stop_timeout="${STOP_TIMEOUT:-10}"
+pid_file="$run_dir/prosody.pid"
 
 pid=""
-[ -s "$pidfile" ] && pid="$(cat "$pidfile")"
+[ -s "$pid_file" ] && pid="$(cat "$pid_file")"
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    deadline=$(( $(date +%s) + timeout ))
-    while kill -0 "$pid" 2>/dev/null && [ "$(date +%s)" -lt "$deadline" ]; do
+    deadline=$(( $(date +%s) + stop_timeout ))
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "prosody/stop.sh: $pid did not stop within ${stop_timeout}s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "stop-test-prosody: $pid still running after ${timeout}s; sending KILL" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
 fi
-rm -f "$pidfile"
+rm -f "$pid_file"
 
 if [ "${KEEP_DIR:-1}" = 0 ]; then
-    rm -rf "$dir"
+    rm -rf "$run_dir"
 fi

@@ -1,7 +1,7 @@
 //! Simulation and end-to-end test support for the focus.
 //!
-//! - [`e2e`]: a real Prosody from `scripts/prosody` and the focus binaries
-//!   as child processes;
+//! - [`e2e`]: a real Prosody from `scripts/prosody/`, the focus binaries as
+//!   child processes with their logs, and a small HTTP client;
 //! - [`xmpp_client`]: a blocking XMPP client built on the focus's own
 //!   sans-IO stream, to play a peer of the focus.
 

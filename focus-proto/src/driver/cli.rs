@@ -23,6 +23,7 @@ const EXIT_START: i32 = 1;
 /// A conference focus for Jitsi Meet, in place of Jicofo.
 #[derive(Debug, Parser)]
 #[command(
+    name = "focus",
     version,
     about = "A conference focus for Jitsi Meet, in place of Jicofo."
 )]
