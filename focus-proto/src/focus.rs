@@ -12,11 +12,20 @@ use jid::FullJid;
 use minidom::Element;
 use tracing::{debug, info, warn};
 
+use crate::auth::AuthSessions;
+use crate::conference::manager::Ctx;
+use crate::conference::{ConferenceEvent, Conferences, request};
 use crate::config::Config;
-use crate::http::{HttpRequest, HttpResponse};
+use crate::ext::conference_iq::{
+    LoginUrlRequest, LogoutRequest, NS_FOCUS, login_url_answer, logout_answer, parse_room_jid,
+    session_invalid,
+};
+use crate::ext::error::{Condition, IqKind, StanzaError, iq_error, iq_request, iq_result};
+use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::rest;
 use crate::rng::FocusRng;
 use crate::xml::ncname;
+use crate::xmpp::iq::{IqOutcome, IqTracker};
 use crate::xmpp::ns;
 
 /// How long the self-check's XMPP ping may take (Jicofo's fixed 5 s).
@@ -125,6 +134,8 @@ pub enum Event {
         /// Whether the focus is now healthy.
         healthy: bool,
     },
+    /// Something happened to a conference.
+    Conference(ConferenceEvent),
 }
 
 /// Misuse of the API by the runtime: the only errors `handle_input` returns.
@@ -168,11 +179,11 @@ struct Connection {
     jid: FullJid,
 }
 
-/// The self-check's XMPP ping in flight.
-#[derive(Debug)]
-struct HealthPing {
-    id: String,
-    deadline: Instant,
+/// What an IQ request of the focus itself (not of a conference) was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FocusIq {
+    /// The self-check's XMPP ping.
+    HealthPing,
 }
 
 /// The focus. See the [module docs](self).
@@ -189,7 +200,11 @@ pub struct Focus {
     outputs: VecDeque<Output>,
     /// When the next self-check starts.
     next_health_check: Option<Instant>,
-    health_ping: Option<HealthPing>,
+    /// The focus's own requests in flight (the health ping).
+    iqs: IqTracker<FocusIq>,
+    health_ping_pending: bool,
+    conferences: Conferences,
+    auth: AuthSessions,
     /// The last finished self-check: when, and its verdict.
     health: Option<(Instant, HealthStatus)>,
     last_reported_health: Option<bool>,
@@ -200,6 +215,7 @@ impl Focus {
     /// the same moment on the monotonic and the wall clock.
     pub fn new(config: Arc<Config>, seed: [u8; 32], now: Instant, wall_now: SystemTime) -> Self {
         Self {
+            auth: AuthSessions::new(&config.authentication),
             config,
             rng: FocusRng::from_seed(seed),
             start: now,
@@ -209,7 +225,9 @@ impl Focus {
             last_disconnect: BTreeMap::new(),
             outputs: VecDeque::new(),
             next_health_check: None,
-            health_ping: None,
+            iqs: IqTracker::new(),
+            health_ping_pending: false,
+            conferences: Conferences::new(),
             health: None,
             last_reported_health: None,
         }
@@ -237,10 +255,7 @@ impl Focus {
                 }
                 self.on_stanza(now, conn, stanza);
             }
-            Input::Http { id, request } => {
-                let response = rest::route(self, now, &request);
-                self.outputs.push_back(Output::Http { id, response });
-            }
+            Input::Http { id, request } => self.on_http(now, id, request),
         }
         Ok(())
     }
@@ -248,13 +263,18 @@ impl Focus {
     /// Fires everything due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        if self.health_ping.as_ref().is_some_and(|p| now >= p.deadline) {
-            self.health_ping = None;
+        while let Some(FocusIq::HealthPing) = self.iqs.pop_expired(now) {
+            self.health_ping_pending = false;
             let status = HealthStatus::SoftFailure("XMPP ping failed: no answer in time".into());
             self.record_health(now, status);
         }
         if self.next_health_check.is_some_and(|at| now >= at) {
             self.start_health_check(now);
+        }
+        let (mut ctx, conferences) = self.split();
+        conferences.handle_timeout(now, &mut ctx);
+        for expired in self.auth.handle_timeout(now) {
+            debug!(session = %expired.id, identity = %expired.identity, "authentication session expired");
         }
     }
 
@@ -267,16 +287,37 @@ impl Focus {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.next_health_check,
-            self.health_ping.as_ref().map(|p| p.deadline),
+            self.iqs.next_deadline(),
+            self.conferences.poll_timeout(),
+            self.auth.poll_timeout(),
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
+    /// Leaves every conference room, for a clean shutdown; drain
+    /// [`Focus::poll_output`] and send what it gives before closing the
+    /// connections.
+    pub fn shutdown(&mut self, now: Instant) {
+        let now = self.advance(now);
+        let (mut ctx, conferences) = self.split();
+        conferences.shutdown(now, &mut ctx);
+    }
+
     /// Whether connection `conn` is up.
     pub fn is_connected(&self, conn: &ConnId) -> bool {
         self.connections.contains_key(conn)
+    }
+
+    /// The conferences.
+    pub fn conferences(&self) -> &Conferences {
+        &self.conferences
+    }
+
+    /// The authentication sessions.
+    pub fn auth_sessions(&self) -> &AuthSessions {
+        &self.auth
     }
 
     /// The focus's health at `now`, as `/about/health` reports it.
@@ -320,6 +361,35 @@ impl Focus {
         self.last_now
     }
 
+    /// The conference manager and what it borrows from the rest.
+    fn split(&mut self) -> (Ctx<'_>, &mut Conferences) {
+        (
+            Ctx {
+                config: &self.config,
+                rng: &mut self.rng,
+                out: &mut self.outputs,
+                auth: &mut self.auth,
+            },
+            &mut self.conferences,
+        )
+    }
+
+    /// `focusjid` of conference answers: the client account's bare JID.
+    fn focus_jid(&self) -> String {
+        match self.connections.get(&ConnId::Client) {
+            Some(c) => c.jid.to_bare().to_string(),
+            None => {
+                let client = &self.config.xmpp.client;
+                let domain = client
+                    .domain
+                    .as_deref()
+                    .or(client.xmpp_domain.as_deref())
+                    .unwrap_or_default();
+                format!("{}@{}", client.username, domain)
+            }
+        }
+    }
+
     fn on_connected(&mut self, now: Instant, conn: ConnId, jid: FullJid) {
         info!(conn = %conn, %jid, "focus connection up");
         // Initial presence: Prosody's client_proxy forwards only to sessions
@@ -344,72 +414,157 @@ impl Focus {
             self.outputs
                 .push_back(Output::Event(Event::ConnectionDown { conn: conn.clone() }));
         }
+        self.iqs.drain_conn(&conn);
         if conn == ConnId::Client {
-            self.health_ping = None;
+            self.health_ping_pending = false;
             self.next_health_check = None;
+            // No stream resumption: every conference ends; clients ask again.
+            let (mut ctx, conferences) = self.split();
+            conferences.connection_lost(now, &mut ctx);
         }
         self.last_disconnect.insert(conn, reason);
         self.report_health(now);
     }
 
     fn on_stanza(&mut self, now: Instant, conn: ConnId, stanza: Element) {
+        if stanza.is("presence", ns::CLIENT) {
+            if conn == ConnId::Client {
+                let (mut ctx, conferences) = self.split();
+                conferences.on_presence(now, &mut ctx, &stanza);
+            }
+            return;
+        }
         if !stanza.is("iq", ns::CLIENT) {
-            debug!(conn = %conn, name = stanza.name(), "stanza ignored for now");
+            debug!(conn = %conn, name = stanza.name(), "stanza ignored");
             return;
         }
         match stanza.attr("type") {
-            Some("result") | Some("error") => self.on_iq_reply(now, &stanza),
-            Some("get") | Some("set") => self.on_iq_request(conn, &stanza),
+            Some("result") | Some("error") => self.on_iq_reply(now, conn, &stanza),
+            Some("get") | Some("set") => self.on_iq_request(now, conn, &stanza),
             other => {
                 debug!(conn = %conn, kind = ?other, "IQ without a valid type dropped");
             }
         }
     }
 
-    fn on_iq_reply(&mut self, now: Instant, iq: &Element) {
-        let Some(ping) = &self.health_ping else {
-            return;
-        };
-        if iq.attr("id") != Some(ping.id.as_str()) {
+    fn on_iq_reply(&mut self, now: Instant, conn: ConnId, iq: &Element) {
+        if let Some((FocusIq::HealthPing, outcome)) = self.iqs.on_reply(&conn, iq) {
+            self.health_ping_pending = false;
+            if let IqOutcome::Error(e) = &outcome {
+                debug!(
+                    condition = e.condition.as_str(),
+                    "health ping answered with an error"
+                );
+            }
+            // Any answer, even an error, proves the server and our stanza
+            // path work, which is what the check is for.
+            self.record_health(now, HealthStatus::Healthy);
             return;
         }
-        self.health_ping = None;
-        // Any answer, even an error, proves the server and our stanza path
-        // work, which is what the check is for.
-        self.record_health(now, HealthStatus::Healthy);
+        let (mut ctx, conferences) = self.split();
+        if !conferences.on_iq_reply(now, &mut ctx, &conn, iq) {
+            debug!(conn = %conn, id = ?iq.attr("id"), "IQ reply to nothing we asked; ignored");
+        }
     }
 
-    fn on_iq_request(&mut self, conn: ConnId, iq: &Element) {
+    fn on_iq_request(&mut self, now: Instant, conn: ConnId, iq: &Element) {
         let mut children = iq.children();
         let payload = match (children.next(), children.next()) {
-            (Some(p), None) => Some(p),
-            _ => None,
-        };
-        let reply = match payload {
-            Some(p) if iq.attr("type") == Some("get") && p.is("query", ns::DISCO_INFO) => {
-                Some(self.disco_info(p))
-            }
-            Some(p) if iq.attr("type") == Some("get") && p.is("ping", ns::PING) => None,
-            None => {
-                self.send(conn, iq_error(iq, "modify", "bad-request"));
-                return;
-            }
+            (Some(p), None) => p,
             _ => {
-                self.send(conn, iq_error(iq, "cancel", "service-unavailable"));
+                let error = StanzaError::new(Condition::BadRequest);
+                self.send(conn, iq_error(iq, &error, None));
                 return;
             }
         };
-        let mut result = Element::builder("iq", ns::CLIENT).attr(ncname("type"), "result");
-        if let Some(id) = iq.attr("id") {
-            result = result.attr(ncname("id"), id);
+        let get = iq.attr("type") == Some("get");
+        let reply = if get && payload.is("query", ns::DISCO_INFO) {
+            iq_result(iq, Some(self.disco_info(payload)))
+        } else if get && payload.is("ping", ns::PING) {
+            iq_result(iq, None)
+        } else if !get && payload.is("conference", NS_FOCUS) && conn == ConnId::Client {
+            let focus_jid = self.focus_jid();
+            let (mut ctx, conferences) = self.split();
+            request::handle_iq(now, &mut ctx, conferences, &focus_jid, conn, iq, payload);
+            return;
+        } else if get && payload.is("login-url", NS_FOCUS) && self.auth.enabled() {
+            self.login_url(iq, payload)
+        } else if !get && payload.is("logout", NS_FOCUS) && self.auth.enabled() {
+            self.logout(iq, payload)
+        } else {
+            iq_error(iq, &StanzaError::new(Condition::ServiceUnavailable), None)
+        };
+        self.send(conn, reply);
+    }
+
+    fn login_url(&mut self, iq: &Element, payload: &Element) -> Element {
+        let request = match LoginUrlRequest::parse(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                let error = StanzaError::new(Condition::BadRequest).with_text(e.to_string());
+                return iq_error(iq, &error, None);
+            }
+        };
+        let Some(room) = request.room.as_deref().and_then(|r| parse_room_jid(r).ok()) else {
+            return iq_error(iq, &StanzaError::new(Condition::NotAcceptable), None);
+        };
+        match self.auth.login_url(&room, request.machine_uid.as_deref()) {
+            Ok(url) => iq_result(iq, Some(login_url_answer(url.as_deref()))),
+            Err(e) => {
+                let error = StanzaError::new(Condition::BadRequest).with_text(e.to_string());
+                iq_error(iq, &error, None)
+            }
         }
-        if let Some(from) = iq.attr("from") {
-            result = result.attr(ncname("to"), from);
+    }
+
+    fn logout(&mut self, iq: &Element, payload: &Element) -> Element {
+        let session = LogoutRequest::parse(payload)
+            .ok()
+            .and_then(|r| r.session_id)
+            .unwrap_or_default();
+        match self.auth.logout(&session) {
+            Ok(()) => iq_result(iq, Some(logout_answer(None))),
+            Err(e) => {
+                let error = StanzaError::new(Condition::NotAcceptable)
+                    .with_text(e.to_string())
+                    .with_app(session_invalid());
+                iq_error(iq, &error, None)
+            }
         }
-        if let Some(payload) = reply {
-            result = result.append(payload);
+    }
+
+    fn on_http(&mut self, now: Instant, id: HttpId, request: HttpRequest) {
+        let path = request.path.trim_end_matches('/');
+        if path == "/conference-request/v1" && self.config.rest.conference_request.enabled {
+            match request.method {
+                Method::Post if !self.connections.contains_key(&ConnId::Client) => {
+                    // Jicofo answers 400 when creating the conference fails.
+                    self.outputs.push_back(Output::Http {
+                        id,
+                        response: HttpResponse::text(
+                            400,
+                            "Bad request: the XMPP client connection is down",
+                        ),
+                    });
+                }
+                Method::Post => {
+                    let focus_jid = self.focus_jid();
+                    let (mut ctx, conferences) = self.split();
+                    request::handle_http(now, &mut ctx, conferences, &focus_jid, id, &request);
+                }
+                Method::Options => self.outputs.push_back(Output::Http {
+                    id,
+                    response: HttpResponse::text(200, ""),
+                }),
+                _ => self.outputs.push_back(Output::Http {
+                    id,
+                    response: HttpResponse::text(405, "Method Not Allowed"),
+                }),
+            }
+            return;
         }
-        self.send(conn, result.build());
+        let response = rest::route(self, now, &request);
+        self.outputs.push_back(Output::Http { id, response });
     }
 
     fn disco_info(&self, query: &Element) -> Element {
@@ -423,7 +578,7 @@ impl Focus {
                 .attr(ncname("type"), "focus")
                 .attr(ncname("name"), "Jitsi Meet focus"),
         );
-        for feature in [ns::DISCO_INFO, ns::PING] {
+        for feature in [ns::DISCO_INFO, ns::PING, NS_FOCUS] {
             q = q.append(Element::builder("feature", ns::DISCO_INFO).attr(ncname("var"), feature));
         }
         q.build()
@@ -432,24 +587,28 @@ impl Focus {
     fn start_health_check(&mut self, now: Instant) {
         let interval = self.config.health.interval;
         self.next_health_check = (!interval.is_zero()).then(|| now + interval);
-        if self.health_ping.is_some() || !self.connections.contains_key(&ConnId::Client) {
+        if self.health_ping_pending || !self.connections.contains_key(&ConnId::Client) {
             return;
         }
         let Some(domain) = self.config.xmpp.client.xmpp_domain.clone() else {
             return;
         };
-        let id = format!("health-{}", self.rng.token(10));
-        let ping = Element::builder("iq", ns::CLIENT)
-            .attr(ncname("type"), "get")
-            .attr(ncname("id"), id.as_str())
-            .attr(ncname("to"), domain)
-            .append(Element::builder("ping", ns::PING))
-            .build();
+        let id = self.iqs.register(
+            &mut self.rng,
+            now,
+            HEALTH_PING_TIMEOUT,
+            ConnId::Client,
+            &domain,
+            FocusIq::HealthPing,
+        );
+        let ping = iq_request(
+            IqKind::Get,
+            &id,
+            &domain,
+            Element::builder("ping", ns::PING).build(),
+        );
         self.send(ConnId::Client, ping);
-        self.health_ping = Some(HealthPing {
-            id,
-            deadline: now + HEALTH_PING_TIMEOUT,
-        });
+        self.health_ping_pending = true;
     }
 
     fn record_health(&mut self, now: Instant, status: HealthStatus) {
@@ -472,24 +631,6 @@ impl Focus {
     fn send(&mut self, conn: ConnId, stanza: Element) {
         self.outputs.push_back(Output::Send { conn, stanza });
     }
-}
-
-/// An IQ error answering `iq`.
-pub(crate) fn iq_error(iq: &Element, kind: &str, condition: &str) -> Element {
-    let mut reply = Element::builder("iq", ns::CLIENT).attr(ncname("type"), "error");
-    if let Some(id) = iq.attr("id") {
-        reply = reply.attr(ncname("id"), id);
-    }
-    if let Some(from) = iq.attr("from") {
-        reply = reply.attr(ncname("to"), from);
-    }
-    reply
-        .append(
-            Element::builder("error", ns::CLIENT)
-                .attr(ncname("type"), kind)
-                .append(Element::builder(condition, ns::STANZAS)),
-        )
-        .build()
 }
 
 #[cfg(test)]

@@ -4,9 +4,19 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use minidom::Element;
+
 use crate::config::Config;
+use crate::ext::conference_iq::{
+    ConferenceAnswer, ConferenceRequest, LoginUrlRequest, LogoutRequest, login_url_answer,
+    logout_answer, parse_login_url_answer, parse_logout_answer, parse_room_jid,
+};
+use crate::ext::error::{StanzaError, iq_error, iq_result};
+use crate::ext::muc::{MemberRole, parse_owner_form};
+use crate::ext::presence::{FocusPresence, OccupantPresence, SourceInfoField};
 use crate::focus::{Focus, HttpId, Input, Output};
 use crate::http::{HttpConnection, HttpEvent};
+use crate::xml::{Limits, StreamEvent as XmlEvent, StreamReader};
 use crate::xmpp::{StreamConfig, StreamEvent, XmppStream};
 
 /// Feeds `data` as server bytes to a client stream, in chunks whose sizes
@@ -73,12 +83,16 @@ pub fn http_request(data: &[u8]) {
                         request,
                     },
                 );
-                let response = std::iter::from_fn(|| focus.poll_output())
-                    .find_map(|o| match o {
+                // A conference request that creates a conference is
+                // answered only once the room is joined: stop there.
+                let Some(response) =
+                    std::iter::from_fn(|| focus.poll_output()).find_map(|o| match o {
                         Output::Http { response, .. } => Some(response),
                         _ => None,
                     })
-                    .expect("every request is answered");
+                else {
+                    break;
+                };
                 conn.respond(&response);
                 if !conn.is_closed() {
                     next = conn.handle_input(&[]);
@@ -95,6 +109,142 @@ pub fn hocon(data: &[u8]) {
     }
 }
 
+/// The stanzas in `data`, read as the body of a `jabber:client` stream by
+/// the bounded [`StreamReader`] (up to the first XML error).
+pub fn stanzas(data: &[u8]) -> Vec<Element> {
+    let mut reader = StreamReader::new(Limits {
+        max_stanza_bytes: 256 << 10,
+        max_depth: 32,
+        max_stanza_elements: 4096,
+        max_token_bytes: 128 << 10,
+    });
+    let header =
+        b"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+    let mut out = Vec::new();
+    for chunk in [&header[..], data, b"</stream:stream>"] {
+        let ok = reader.feed(chunk).is_ok();
+        while let Some(event) = reader.next_event() {
+            if let XmlEvent::Element(el) = event {
+                out.push(el);
+            }
+        }
+        if !ok {
+            break;
+        }
+    }
+    out
+}
+
+/// `data` as stanzas through every conference IQ parser
+/// ([`conference_iq_element`]).
+pub fn conference_iq(data: &[u8]) {
+    for el in stanzas(data) {
+        conference_iq_element(&el);
+    }
+}
+
+/// Runs `el` and each of its children through the conference request,
+/// answer, login-url and logout parsers, the stanza error reader and the
+/// IQ reply builders; whatever parses must survive a write-and-read round
+/// trip unchanged.
+pub fn conference_iq_element(el: &Element) {
+    let _ = StanzaError::from_stanza(el);
+    let _ = iq_result(el, None);
+    for candidate in std::iter::once(el).chain(el.children()) {
+        if let Ok(request) = ConferenceRequest::parse(candidate) {
+            assert_eq!(
+                ConferenceRequest::parse(&request.to_element()).as_ref(),
+                Ok(&request)
+            );
+            let _ = request.room.as_deref().map(parse_room_jid);
+            let _ = (request.visitor_supported(), request.visitor_requested());
+            let _ = (
+                request.start_audio_muted(),
+                request.start_video_muted(),
+                request.rtcstats_enabled(),
+            );
+        }
+        if let Ok(answer) = ConferenceAnswer::parse(candidate) {
+            assert_eq!(
+                ConferenceAnswer::parse(&answer.to_element()).as_ref(),
+                Ok(&answer)
+            );
+        }
+        if let Ok(request) = LoginUrlRequest::parse(candidate) {
+            assert_eq!(
+                LoginUrlRequest::parse(&request.to_element()).as_ref(),
+                Ok(&request)
+            );
+        }
+        if let Ok(Some(url)) = parse_login_url_answer(candidate) {
+            assert_eq!(
+                parse_login_url_answer(&login_url_answer(Some(&url))),
+                Ok(Some(url))
+            );
+        }
+        if let Ok(request) = LogoutRequest::parse(candidate) {
+            assert_eq!(
+                LogoutRequest::parse(&request.to_element()).as_ref(),
+                Ok(&request)
+            );
+        }
+        if let Ok(Some(url)) = parse_logout_answer(candidate) {
+            assert_eq!(
+                parse_logout_answer(&logout_answer(Some(&url))),
+                Ok(Some(url))
+            );
+        }
+        if let Some(error) = StanzaError::from_stanza(candidate) {
+            let answer = iq_error(el, &error, None);
+            assert_eq!(StanzaError::from_stanza(&answer).as_ref(), Some(&error));
+        }
+    }
+}
+
+/// `data` as stanzas through the MUC presence and room form parsers
+/// ([`occupant_presence_element`]).
+pub fn occupant_presence(data: &[u8]) {
+    for el in stanzas(data) {
+        occupant_presence_element(&el);
+    }
+}
+
+/// Runs `el` through [`OccupantPresence::parse`], [`FocusPresence::parse`]
+/// and [`parse_owner_form`]; a parsed occupant presence must survive a
+/// write-and-read round trip (real JIDs compared after normalization, and
+/// not when its re-written `SourceInfo` would exceed the size bound).
+pub fn occupant_presence_element(el: &Element) {
+    let _ = parse_owner_form(el);
+    if let Ok(focus) = FocusPresence::parse(el) {
+        let to = jid::FullJid::new("room@muc.example/focus").expect("a valid JID");
+        assert_eq!(
+            FocusPresence::parse(&focus.to_element(&to)).as_ref(),
+            Ok(&focus)
+        );
+    }
+    let Ok(mut presence) = OccupantPresence::parse(el) else {
+        return;
+    };
+    let _ = (presence.audio_sending(), presence.video_sending());
+    if let Some(item) = &presence.item {
+        let role = MemberRole::from_muc(item.affiliation, item.role);
+        let _ = role.has_moderator_rights();
+    }
+    if let SourceInfoField::Valid(info) = &presence.source_info
+        && info.to_json().len() > crate::ext::presence::MAX_SOURCE_INFO_BYTES
+    {
+        return;
+    }
+    let again = OccupantPresence::parse(&presence.to_element()).expect("a written presence parses");
+    if let Some(item) = &mut presence.item {
+        item.jid = item
+            .jid
+            .as_ref()
+            .and_then(|j| jid::Jid::new(j.as_str()).ok());
+    }
+    assert_eq!(again, presence);
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -104,10 +254,12 @@ mod tests {
     fn replay_corpora() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 3] = [
+        let targets: [(&str, Target); 5] = [
             ("xmpp_stream", super::xmpp_stream),
             ("http_request", super::http_request),
             ("hocon", super::hocon),
+            ("conference_iq", super::conference_iq),
+            ("occupant_presence", super::occupant_presence),
         ];
         let mut replayed = 0;
         for (name, target) in targets {
@@ -124,6 +276,22 @@ mod tests {
             }
         }
         assert!(replayed > 0, "the corpora under fuzz/corpus are committed");
+    }
+
+    /// The stanza targets' seeds are stanzas, not bytes the reader drops.
+    #[test]
+    fn stanza_seeds_hold_stanzas() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        for name in ["conference_iq", "occupant_presence"] {
+            let Ok(entries) = std::fs::read_dir(root.join(name)) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let data = std::fs::read(&path).unwrap();
+                assert!(!super::stanzas(&data).is_empty(), "{}", path.display());
+            }
+        }
     }
 
     proptest::proptest! {
@@ -157,6 +325,14 @@ mod tests {
         #[test]
         fn http_survives_anything(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
             super::http_request(&data);
+        }
+
+        /// Arbitrary bytes never panic the conference IQ and presence
+        /// targets.
+        #[test]
+        fn stanza_targets_survive_anything(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
+            super::conference_iq(&data);
+            super::occupant_presence(&data);
         }
     }
 }

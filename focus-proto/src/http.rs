@@ -28,6 +28,8 @@ pub enum Method {
     Put,
     /// `DELETE`.
     Delete,
+    /// `OPTIONS`.
+    Options,
     /// Anything else.
     Other(String),
 }
@@ -40,6 +42,7 @@ impl Method {
             "POST" => Self::Post,
             "PUT" => Self::Put,
             "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
             other => Self::Other(other.to_owned()),
         }
     }

@@ -8,13 +8,17 @@
 // Tests may read the clock; the core itself never does (see clippy.toml).
 #![cfg_attr(any(test, feature = "fuzzing"), allow(clippy::disallowed_methods))]
 
+pub mod auth;
+pub mod conference;
 pub mod config;
 #[cfg(feature = "driver")]
 pub mod driver;
+pub mod ext;
 pub mod focus;
 pub mod http;
 pub mod rest;
 pub mod rng;
+pub mod timers;
 pub mod xml;
 pub mod xmpp;
 

@@ -46,6 +46,24 @@ impl FocusRng {
             .collect()
     }
 
+    /// A random (version 4) UUID in its lower-case hyphenated form, as
+    /// Jicofo makes meeting ids and session ids.
+    pub fn uuid(&mut self) -> String {
+        let mut b = [0u8; 16];
+        self.0.fill_bytes(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+
     /// A value in `0..=max`, for jitter.
     pub fn below_inclusive(&mut self, max: u64) -> u64 {
         if max == u64::MAX {
@@ -76,5 +94,9 @@ mod tests {
         assert_eq!(t.len(), 64);
         assert!(t.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert!((0..1000).all(|_| r.below_inclusive(3) <= 3));
+        let u = r.uuid();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
     }
 }

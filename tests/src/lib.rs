@@ -6,4 +6,5 @@
 //!   sans-IO stream, to play a peer of the focus.
 
 pub mod e2e;
+pub mod sim;
 pub mod xmpp_client;

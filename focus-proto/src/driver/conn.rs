@@ -338,6 +338,13 @@ impl<R: Runtime> ConnTask<R> {
                 Wake::Stop => {
                     debug!(conn = %conn, "closing the XMPP stream");
                     stopping = true;
+                    // Send what the focus queued before it stopped (e.g. the
+                    // presences that leave its rooms).
+                    if let Some(rx) = &mut outbound {
+                        while let Ok(stanza) = rx.try_recv() {
+                            let _ = stream.send(&stanza);
+                        }
+                    }
                     stream.close(self.rt.now());
                 }
                 Wake::Timer(now) => stream.handle_timeout(now),

@@ -199,7 +199,11 @@ impl<R: Runtime> FocusLoop<R> {
             .await;
             match wake {
                 Wake::Shutdown => {
-                    info!("shutting down: closing the XMPP connections");
+                    info!("shutting down: leaving the conferences, closing the XMPP connections");
+                    // Leave every room first; the links send what is queued
+                    // before they close.
+                    self.focus.shutdown(self.rt.now());
+                    self.drain();
                     // Dropping the sender fires every task's stop signal.
                     stop_tx = None;
                     grace.set(&self.rt, Some(self.rt.now() + SHUTDOWN_GRACE));

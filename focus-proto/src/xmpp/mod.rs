@@ -1,5 +1,6 @@
 //! The XMPP client side: the sans-IO stream, SASL, and namespaces.
 
+pub mod iq;
 pub mod ns;
 pub mod sasl;
 pub mod stream;
