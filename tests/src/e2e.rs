@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 pub use conf::{hocon_string, jicofo_conf};
 pub use focus::{FocusProcess, NO_ENV, Runtime, focus_binary};
-pub use http::{HttpResponse, http_get};
+pub use http::{HttpResponse, http_get, http_post_json, http_request};
 pub use ports::{free_port, free_ports};
 pub use prosody::{FocusMode, Prosody, ProsodyOptions, parse_vars};
 

@@ -327,6 +327,17 @@ fn bad_requests_get_jicofos_errors_and_do_not_disturb_others() {
     assert_eq!(sim.participant(good).affiliation(), Some("owner"));
     let other = sim.add_participant(ParticipantSpec::new("other@muc.meet.jitsi"));
     assert!(sim.run_until(|s| s.participant(other).in_room(), secs(5)));
+    // A room on a domain the server cannot reach: the join fails and the
+    // requester gets an error instead of silence.
+    let foreign = sim.add_participant(ParticipantSpec::new("x@muc.example.org"));
+    assert!(sim.run_until(
+        |s| matches!(s.participant(foreign).phase(), Phase::RequestFailed(_)),
+        secs(20)
+    ));
+    assert_eq!(
+        sim.participant(foreign).phase(),
+        &Phase::RequestFailed("internal-server-error".into())
+    );
     // The flood rooms time out and leave nothing.
     sim.run_for(secs(30));
     assert_eq!(conference_count(sim.focus()), 2);

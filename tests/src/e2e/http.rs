@@ -29,6 +29,40 @@ impl HttpResponse {
 /// `GET path` from `127.0.0.1:port`, with `Connection: close`; the whole
 /// exchange must finish within `timeout`.
 pub fn http_get(port: u16, path: &str, timeout: Duration) -> io::Result<HttpResponse> {
+    http_request(port, "GET", path, &[("Accept", "*/*")], &[], timeout)
+}
+
+/// `POST path` with a JSON body (`Content-Type: application/json`) to
+/// `127.0.0.1:port`, with `Connection: close`; the whole exchange must
+/// finish within `timeout`.
+pub fn http_post_json(
+    port: u16,
+    path: &str,
+    json: &str,
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
+    http_request(
+        port,
+        "POST",
+        path,
+        &[("Accept", "*/*"), ("Content-Type", "application/json")],
+        json.as_bytes(),
+        timeout,
+    )
+}
+
+/// `method path` to `127.0.0.1:port` with `headers` and `body` (a
+/// `Content-Length` is added when the body is not empty or the method is
+/// not `GET`/`HEAD`), with `Connection: close`; the whole exchange must
+/// finish within `timeout`.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<HttpResponse> {
     let deadline = Instant::now() + timeout;
     let addr = ("127.0.0.1", port);
     let mut stream = TcpStream::connect_timeout(
@@ -38,10 +72,16 @@ pub fn http_get(port: u16, path: &str, timeout: Duration) -> io::Result<HttpResp
         timeout,
     )?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
     stream.flush()?;
 
     let mut raw = Vec::new();
@@ -203,6 +243,31 @@ mod tests {
         let r = http_get(port, "/about/health", Duration::from_secs(1)).unwrap();
         assert_eq!(r.status, 503);
         assert_eq!(r.body, "down!!!");
+    }
+
+    #[test]
+    fn post_sends_the_body_with_its_length() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.ends_with(b"{\"a\":1}") {
+                let n = s.read(&mut buf).unwrap();
+                assert!(n > 0, "{:?}", String::from_utf8_lossy(&req));
+                req.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                .unwrap();
+            String::from_utf8(req).unwrap()
+        });
+        let r = http_post_json(port, "/x", r#"{"a":1}"#, Duration::from_secs(1)).unwrap();
+        assert_eq!((r.status, r.body.as_str()), (200, "{}"));
+        let req = server.join().unwrap();
+        assert!(req.starts_with("POST /x HTTP/1.1\r\n"), "{req}");
+        assert!(req.contains("Content-Type: application/json\r\n"), "{req}");
+        assert!(req.contains("Content-Length: 7\r\n"), "{req}");
     }
 
     #[test]
