@@ -66,7 +66,7 @@ enum Engine {
     /// The focus's own client stream (STARTTLS, SCRAM, bind).
     Focus(Box<XmppStream>),
     /// A plain reader/writer pair, negotiated by hand (anonymous login).
-    Raw(RawStream),
+    Raw(Box<RawStream>),
 }
 
 struct RawStream {
@@ -157,11 +157,11 @@ impl TestClient {
         tcp.set_read_timeout(Some(Duration::from_millis(100)))?;
         let mut client = TestClient {
             socket: Socket::Plain(tcp),
-            engine: Engine::Raw(RawStream {
+            engine: Engine::Raw(Box::new(RawStream {
                 reader: StreamReader::new(Default::default()),
                 out: Vec::new(),
                 closed: None,
-            }),
+            })),
             inbox: Vec::new(),
             jid: String::new(),
         };

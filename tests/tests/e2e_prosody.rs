@@ -72,7 +72,11 @@ fn logs_in_with_starttls_and_scram(rt: Runtime) {
     );
     let ready = line_with(&focus, READY);
     assert!(ready.contains(&format!("jid={FOCUS_FULL_JID}")), "{ready}");
-    assert!(ready.contains("tls=true"), "not over TLS: {ready}");
+    let negotiated = line_with(&focus, "XMPP stream negotiated");
+    assert!(
+        negotiated.contains("tls=true"),
+        "not over TLS: {negotiated}"
+    );
     let logs = focus.logs();
     assert!(
         logs.lines()

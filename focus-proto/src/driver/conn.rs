@@ -282,7 +282,7 @@ impl<R: Runtime> ConnTask<R> {
                         }
                     }
                     StreamEvent::Ready { jid } => {
-                        info!(conn = %conn, jid = %jid, tls = stream.is_tls(), "XMPP connection ready");
+                        info!(conn = %conn, jid = %jid, tls = stream.is_tls(), "XMPP stream negotiated");
                         let (tx, rx) = mpsc::unbounded();
                         outbound = Some(rx);
                         ready_at = Some(self.rt.now());

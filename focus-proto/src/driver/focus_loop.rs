@@ -245,7 +245,14 @@ impl<R: Runtime> FocusLoop<R> {
         match msg {
             FromConn::Up { conn, jid, tx } => {
                 self.links.insert(conn.clone(), tx);
-                self.input(Input::Connected { conn, jid });
+                let bound = jid.to_string();
+                self.input(Input::Connected {
+                    conn: conn.clone(),
+                    jid,
+                });
+                // Logged once the core has the connection: from here on it
+                // serves requests on it (tests and operators wait for this).
+                info!(conn = %conn, jid = %bound, "XMPP connection ready");
             }
             FromConn::Down { conn, reason } => {
                 self.links.remove(&conn);
