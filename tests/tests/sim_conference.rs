@@ -6,7 +6,8 @@ use std::time::Duration;
 use focus_proto::conference::{ConferenceEvent, EndReason};
 use focus_proto::http::{HttpRequest, Method};
 use focus_proto::{Event, Focus};
-use focus_tests::sim::{Faults, LinkFaults, MucOptions, ParticipantSpec, Phase, Sim};
+use focus_tests::sim::{Faults, LinkFaults, MucOptions, ParticipantSpec, Phase, Received, Sim};
+use minidom::Element;
 
 const ROOM: &str = "standup@muc.meet.jitsi";
 
@@ -18,6 +19,16 @@ fn sim(hocon: &str) -> Sim {
     let mut sim = Sim::builder().seed(42).config_hocon(hocon).build();
     sim.run_for(secs(1));
     sim
+}
+
+/// The stanza answering IQ `id` in a raw session's inbox.
+fn reply_to(inbox: &[Received], id: &str) -> Element {
+    inbox
+        .iter()
+        .map(|r| &r.stanza)
+        .find(|s| s.attr("id") == Some(id))
+        .cloned()
+        .unwrap_or_else(|| panic!("a reply to {id}"))
 }
 
 fn conference_count(focus: &Focus) -> usize {
@@ -300,14 +311,7 @@ fn bad_requests_get_jicofos_errors_and_do_not_disturb_others() {
     );
     sim.run_for(secs(3));
     let inbox = sim.take_inbox(raw);
-    let reply = |id: &str| {
-        inbox
-            .iter()
-            .map(|r| &r.stanza)
-            .find(|s| s.attr("id") == Some(id))
-            .cloned()
-            .unwrap_or_else(|| panic!("a reply to {id}"))
-    };
+    let reply = |id: &str| reply_to(&inbox, id);
     for id in ["r1", "r2", "r3"] {
         let r = reply(id);
         assert_eq!(r.attr("type"), Some("error"));
@@ -515,4 +519,71 @@ fn determinism_a_hundred_participants_with_faults() {
     assert!(a.lines().count() > 1000, "a busy trace");
     assert!(a == b, "the same seed gives a byte-identical trace");
     assert_ne!(a, faulty_crowd(78));
+}
+
+#[test]
+fn login_url_and_logout() {
+    let mut sim = sim(
+        "jicofo.authentication { enabled = true, type = XMPP, login-url = \"auth.meet.jitsi\" }",
+    );
+    let user = sim.add_participant(ParticipantSpec::new(ROOM).login("alice@auth.meet.jitsi/web"));
+    assert!(sim.run_until(|s| s.participant(user).in_room(), secs(5)));
+    let session = sim
+        .participant(user)
+        .session_id()
+        .expect("a session")
+        .to_owned();
+    let raw = sim.connect_raw("guest@meet.jitsi/x");
+    sim.raw_send_xml(
+        raw,
+        &format!("<iq type='get' id='l1' to='focus.meet.jitsi'><login-url xmlns='http://jitsi.org/protocol/focus' room='{ROOM}' machine-uid='m1'/></iq>"),
+    );
+    sim.raw_send_xml(
+        raw,
+        &format!("<iq type='get' id='l2' to='focus.meet.jitsi'><login-url xmlns='http://jitsi.org/protocol/focus' room='{ROOM}'/></iq>"),
+    );
+    sim.raw_send_xml(
+        raw,
+        "<iq type='set' id='o1' to='focus.meet.jitsi'><logout xmlns='http://jitsi.org/protocol/focus' session-id='unknown'/></iq>",
+    );
+    sim.raw_send_xml(
+        raw,
+        &format!("<iq type='set' id='o2' to='focus.meet.jitsi'><logout xmlns='http://jitsi.org/protocol/focus' session-id='{session}'/></iq>"),
+    );
+    sim.run_for(secs(1));
+    let inbox = sim.take_inbox(raw);
+    let reply = |id: &str| reply_to(&inbox, id);
+    let l1 = reply("l1");
+    assert_eq!(l1.attr("type"), Some("result"));
+    let url = l1
+        .get_child("login-url", "http://jitsi.org/protocol/focus")
+        .and_then(|e| e.attr("url"))
+        .expect("a login url");
+    assert!(url.contains("standup"), "{url}");
+    let l2 = reply("l2");
+    assert_eq!(l2.attr("type"), Some("error"));
+    assert!(String::from(&l2).contains("bad-request"));
+    let o1 = reply("o1");
+    assert!(String::from(&o1).contains("session-invalid"));
+    assert_eq!(reply("o2").attr("type"), Some("result"));
+    // The session is gone: presenting it again is refused.
+    let again = sim.add_participant(ParticipantSpec::new(ROOM).session_id(session));
+    assert!(sim.run_until(|s| !s.participant(again).errors().is_empty(), secs(5)));
+    assert_eq!(
+        sim.participant(again).errors()[0].condition,
+        "not-acceptable"
+    );
+}
+
+#[test]
+fn without_authentication_login_url_is_unsupported() {
+    let mut sim = sim("");
+    let raw = sim.connect_raw("guest@meet.jitsi/x");
+    sim.raw_send_xml(
+        raw,
+        &format!("<iq type='get' id='l1' to='focus.meet.jitsi'><login-url xmlns='http://jitsi.org/protocol/focus' room='{ROOM}' machine-uid='m1'/></iq>"),
+    );
+    sim.run_for(secs(1));
+    let inbox = sim.take_inbox(raw);
+    assert!(String::from(&reply_to(&inbox, "l1")).contains("service-unavailable"));
 }
