@@ -184,6 +184,8 @@ struct Connection {
 enum FocusIq {
     /// The self-check's XMPP ping.
     HealthPing,
+    /// disco#info on the XMPP domain, for Jitsi's components.
+    DiscoverComponents,
 }
 
 /// The focus. See the [module docs](self).
@@ -263,10 +265,20 @@ impl Focus {
     /// Fires everything due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        while let Some(FocusIq::HealthPing) = self.iqs.pop_expired(now) {
-            self.health_ping_pending = false;
-            let status = HealthStatus::SoftFailure("XMPP ping failed: no answer in time".into());
-            self.record_health(now, status);
+        while let Some(expired) = self.iqs.pop_expired(now) {
+            match expired {
+                FocusIq::HealthPing => {
+                    self.health_ping_pending = false;
+                    let status =
+                        HealthStatus::SoftFailure("XMPP ping failed: no answer in time".into());
+                    self.record_health(now, status);
+                }
+                FocusIq::DiscoverComponents => {
+                    warn!(
+                        "no answer to the component discovery; no room metadata or breakout component"
+                    );
+                }
+            }
         }
         if self.next_health_check.is_some_and(|at| now >= at) {
             self.start_health_check(now);
@@ -405,6 +417,7 @@ impl Focus {
         if conn == ConnId::Client {
             // Check at once, then every interval.
             self.start_health_check(now);
+            self.discover_components(now);
         }
         self.report_health(now);
     }
@@ -434,6 +447,13 @@ impl Focus {
             }
             return;
         }
+        if stanza.is("message", ns::CLIENT) {
+            if conn == ConnId::Client {
+                let (mut ctx, conferences) = self.split();
+                conferences.on_message(now, &mut ctx, &stanza);
+            }
+            return;
+        }
         if !stanza.is("iq", ns::CLIENT) {
             debug!(conn = %conn, name = stanza.name(), "stanza ignored");
             return;
@@ -448,7 +468,12 @@ impl Focus {
     }
 
     fn on_iq_reply(&mut self, now: Instant, conn: ConnId, iq: &Element) {
-        if let Some((FocusIq::HealthPing, outcome)) = self.iqs.on_reply(&conn, iq) {
+        let ours = self.iqs.on_reply(&conn, iq);
+        if let Some((FocusIq::DiscoverComponents, outcome)) = &ours {
+            self.on_components(outcome);
+            return;
+        }
+        if let Some((FocusIq::HealthPing, outcome)) = ours {
             self.health_ping_pending = false;
             if let IqOutcome::Error(e) = &outcome {
                 debug!(
@@ -609,6 +634,49 @@ impl Focus {
         );
         self.send(ConnId::Client, ping);
         self.health_ping_pending = true;
+    }
+
+    /// Asks the XMPP domain for its identities: Jitsi's Prosody modules
+    /// announce their components there (`room_metadata`,
+    /// `breakout_rooms`, ...), with the address as the identity's name.
+    fn discover_components(&mut self, now: Instant) {
+        let Some(domain) = self.config.xmpp.client.xmpp_domain.clone() else {
+            return;
+        };
+        let id = self.iqs.register(
+            &mut self.rng,
+            now,
+            self.config.xmpp.client.reply_timeout,
+            ConnId::Client,
+            &domain,
+            FocusIq::DiscoverComponents,
+        );
+        let query = Element::builder("query", ns::DISCO_INFO).build();
+        self.send(ConnId::Client, iq_request(IqKind::Get, &id, &domain, query));
+    }
+
+    fn on_components(&mut self, outcome: &IqOutcome) {
+        let IqOutcome::Result(iq) = outcome else {
+            warn!(
+                ?outcome,
+                "component discovery failed; no room metadata or breakout component"
+            );
+            return;
+        };
+        let component = |kind: &str| -> Option<String> {
+            iq.get_child("query", ns::DISCO_INFO)?
+                .children()
+                .filter(|c| c.is("identity", ns::DISCO_INFO))
+                .find(|c| c.attr("category") == Some("component") && c.attr("type") == Some(kind))
+                .and_then(|c| c.attr("name"))
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+        };
+        let metadata = component("room_metadata");
+        let breakout = component("breakout_rooms");
+        info!(room_metadata = ?metadata, breakout_rooms = ?breakout, "components discovered");
+        self.conferences.room_metadata_component = metadata;
+        self.conferences.breakout_component = breakout;
     }
 
     fn record_health(&mut self, now: Instant, status: HealthStatus) {

@@ -16,6 +16,7 @@ use crate::auth::AuthSessions;
 use crate::config::Config;
 use crate::ext::muc::{self, Affiliation, MemberRole};
 use crate::ext::presence::{FocusPresence, OccupantPresence, PresenceKind};
+use crate::ext::room_metadata::RoomMetadataMessage;
 use crate::focus::{ConnId, Event, Output};
 use crate::rest::VERSION;
 use crate::rng::FocusRng;
@@ -78,6 +79,8 @@ enum TimerKind {
     Initial,
     /// `single-participant-timeout`.
     SingleParticipant,
+    /// The longest wait for the first room metadata.
+    Metadata,
 }
 
 type TimerKey = (BareJid, TimerKind);
@@ -132,6 +135,11 @@ pub(crate) enum Ensured {
 /// All conferences; see the [module docs](super).
 #[derive(Debug, Default)]
 pub struct Conferences {
+    /// The `room_metadata` component's address, once discovered.
+    pub(crate) room_metadata_component: Option<String>,
+    /// The `breakout_rooms` component's address (its MUC domain), once
+    /// discovered: requests for its rooms skip authentication.
+    pub(crate) breakout_component: Option<String>,
     conferences: BTreeMap<BareJid, Conference>,
     meeting_ids: BTreeMap<String, BareJid>,
     waiters: BTreeMap<BareJid, Vec<Waiter>>,
@@ -533,7 +541,12 @@ impl Conferences {
         let Some(conf) = self.conferences.get_mut(room) else {
             return;
         };
-        let min = ctx.config.conference.min_participants.max(1) as usize;
+        // Transcription starts media without waiting for min-participants.
+        let min = if conf.transcription() {
+            1
+        } else {
+            ctx.config.conference.min_participants.max(1) as usize
+        };
         if !conf.media_ready && conf.member_count() >= min {
             conf.media_ready = true;
             info!(conference = %room, members = conf.member_count(), "min-participants reached");
@@ -633,6 +646,41 @@ impl Conferences {
         }
     }
 
+    /// A `message` on the client connection: room metadata from the
+    /// discovered `room_metadata` component is applied; anything else is
+    /// ignored.
+    pub(crate) fn on_message(&mut self, now: Instant, ctx: &mut Ctx<'_>, message: &Element) {
+        let (Some(from), Some(component)) = (message.attr("from"), &self.room_metadata_component)
+        else {
+            return;
+        };
+        if !from.eq_ignore_ascii_case(component) {
+            return;
+        }
+        let parsed = match RoomMetadataMessage::parse(message) {
+            Ok(m) => m,
+            Err(e) => {
+                info!(error = %e, "room metadata message dropped");
+                return;
+            }
+        };
+        let Ok(room) = BareJid::new(&parsed.room) else {
+            info!(room = %parsed.room, "room metadata for an invalid room dropped");
+            return;
+        };
+        let Some(conf) = self.conferences.get_mut(&room) else {
+            info!(conference = %room, "room metadata for an unknown conference dropped");
+            return;
+        };
+        debug!(conference = %room, metadata = ?parsed.metadata, "room metadata");
+        conf.metadata = Some(parsed.metadata);
+        if conf.state == JoinState::WaitingForMetadata {
+            self.on_joined(now, ctx, &room);
+        } else if conf.is_joined() {
+            self.check_media(ctx, &room);
+        }
+    }
+
     /// An IQ `result` or `error` on the client connection; whether it
     /// answered one of our MUC requests.
     pub(crate) fn on_iq_reply(
@@ -679,6 +727,7 @@ impl Conferences {
                 self.meeting_ids.insert(meeting_id.clone(), room.clone());
                 conf.meeting_id = Some(meeting_id);
                 conf.is_breakout = form.is_breakout;
+                conf.presets_service = form.presets_service_enabled;
                 conf.breakout_main_room = form.breakout_main_room;
                 conf.state = JoinState::SubmittingForm;
                 let context = MucIq::SubmitForm {
@@ -695,7 +744,18 @@ impl Conferences {
                 );
                 ctx.send(muc::owner_form_submit(&room, &id));
             }
-            (MucIq::SubmitForm { .. }, IqOutcome::Result(_)) => self.on_joined(now, ctx, &room),
+            (MucIq::SubmitForm { .. }, IqOutcome::Result(_)) => {
+                if conf.presets_service && conf.metadata.is_none() {
+                    debug!(conference = %room, "waiting for the room metadata");
+                    conf.state = JoinState::WaitingForMetadata;
+                    self.timers.set(
+                        (room.clone(), TimerKind::Metadata),
+                        now + super::METADATA_WAIT,
+                    );
+                } else {
+                    self.on_joined(now, ctx, &room);
+                }
+            }
             (MucIq::OwnerForm { .. } | MucIq::SubmitForm { .. }, IqOutcome::Error(e)) => {
                 let why = format!("room configuration refused: {}", e.condition.as_str());
                 self.stop(now, ctx, &room, EndReason::JoinFailed(why), true);
@@ -726,6 +786,7 @@ impl Conferences {
         };
         conf.state = JoinState::Joined;
         self.timers.cancel(&(room.clone(), TimerKind::Join));
+        self.timers.cancel(&(room.clone(), TimerKind::Metadata));
         let meeting_id = conf.meeting_id.clone().unwrap_or_default();
         info!(conference = %room, meeting_id = %meeting_id, "joined the room as owner");
         let etherpad = if ctx.config.conference.shared_document.use_random_name {
@@ -780,6 +841,12 @@ impl Conferences {
                     if conf.member_count() == 0 && !self.has_breakout_rooms(&room) {
                         info!(conference = %room, "initial-timeout: nobody joined");
                         self.stop(now, ctx, &room, EndReason::InitialTimeout, true);
+                    }
+                }
+                TimerKind::Metadata => {
+                    if conf.state == JoinState::WaitingForMetadata {
+                        warn!(conference = %room, "no room metadata in time; going on without");
+                        self.on_joined(now, ctx, &room);
                     }
                 }
                 TimerKind::SingleParticipant => {

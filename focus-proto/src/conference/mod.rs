@@ -24,6 +24,7 @@ pub use manager::{ConferenceStats, Conferences};
 pub use member::Member;
 
 use crate::ext::muc::MemberRole;
+use crate::ext::room_metadata::RoomMetadata;
 
 /// How far the focus's own join of the room got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +36,16 @@ pub enum JoinState {
     /// The configuration (`whois = anyone`) was submitted; waiting for the
     /// room to accept it.
     SubmittingForm,
+    /// The room uses the conference presets service: waiting (at most
+    /// [`METADATA_WAIT`]) for its first room-metadata message.
+    WaitingForMetadata,
     /// Joined and configured: requests are answered `ready`.
     Joined,
 }
+
+/// How long a join waits for the first room metadata when the room's form
+/// says `muc#roominfo_conference_presets_service_enabled` (Jicofo's 10 s).
+pub const METADATA_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Why a conference ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +179,10 @@ pub struct Conference {
     pub breakout_main_room: Option<String>,
     /// Settings from the creating request.
     pub props: ConferenceProps,
+    /// The latest room metadata, if the `room_metadata` component sent any.
+    pub metadata: Option<RoomMetadata>,
+    /// Whether the room's form asked to wait for room metadata.
+    pub(crate) presets_service: bool,
     /// Members by nickname.
     pub members: BTreeMap<String, Member>,
     /// The member the focus made owner (auto-owner).
@@ -205,6 +217,8 @@ impl Conference {
             is_breakout: false,
             breakout_main_room: None,
             props,
+            metadata: None,
+            presets_service: false,
             members: BTreeMap::new(),
             elected_owner: None,
             media_ready: false,
@@ -218,6 +232,14 @@ impl Conference {
     /// Whether the focus has joined and configured the room.
     pub fn is_joined(&self) -> bool {
         self.state == JoinState::Joined
+    }
+
+    /// Whether room metadata switched transcription on (then media starts
+    /// with one participant).
+    pub fn transcription(&self) -> bool {
+        self.metadata
+            .as_ref()
+            .is_some_and(RoomMetadata::transcription)
     }
 
     /// The members that count as participants: everyone but the focus.

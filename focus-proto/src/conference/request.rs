@@ -165,7 +165,12 @@ fn decide(
         }
     };
     let mut answer = skeleton(ctx, focus_jid, raw_room);
-    if ctx.auth.enabled() {
+    // Rooms of the breakout component skip authentication (as in Jicofo).
+    let breakout = conferences
+        .breakout_component
+        .as_deref()
+        .is_some_and(|b| room.domain().as_str().eq_ignore_ascii_case(b));
+    if ctx.auth.enabled() && !breakout {
         match ctx.auth.authenticate(
             now,
             ctx.rng,

@@ -122,6 +122,11 @@ impl Bench {
     /// Plays the MUC's side of the focus's join of `room`: self-presence as
     /// owner, the configuration form and its acceptance.
     fn complete_join(&mut self, room: &str) {
+        self.complete_join_with(room, "");
+    }
+
+    /// [`Bench::complete_join`] with extra fields in the room's form.
+    fn complete_join_with(&mut self, room: &str, extra_fields: &str) {
         let sent = self.take_sent();
         assert!(
             sent.iter().any(|s| s.name() == "presence"
@@ -146,7 +151,7 @@ impl Bench {
                <query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='form'>\
                  <field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field>\
                  <field var='muc#roominfo_meetingId'><value>0d6f1c9e-1111-4222-8333-444455556666</value></field>\
-                 <field var='muc#roomconfig_whois' type='list-single'><value>moderators</value></field>\
+                 <field var='muc#roomconfig_whois' type='list-single'><value>moderators</value></field>{extra_fields}\
                </x></query></iq>"
         ));
         let sent = self.take_sent();
@@ -642,4 +647,93 @@ mod prop {
             prop_assert_eq!(b.focus.conferences().pending_work(), 0);
         }
     }
+}
+
+#[test]
+fn presets_rooms_wait_for_metadata_which_then_applies() {
+    let now = Instant::now();
+    let mut focus = Focus::new(config(""), [2; 32], now, SystemTime::UNIX_EPOCH);
+    focus
+        .handle_input(
+            now,
+            Input::Connected {
+                conn: ConnId::Client,
+                jid: FullJid::new(FOCUS_FULL).expect("valid"),
+            },
+        )
+        .expect("connected");
+    let mut b = Bench {
+        focus,
+        now,
+        out: Vec::new(),
+    };
+    b.drain();
+    let sent = b.take_sent();
+    let disco = sent
+        .iter()
+        .find(|s| String::from(*s).contains("disco#info"))
+        .expect("component discovery");
+    assert_eq!(disco.attr("to"), Some("meet.jitsi"));
+    let id = disco.attr("id").expect("id").to_owned();
+    b.input(&format!(
+        "<iq xmlns='jabber:client' type='result' id='{id}' from='meet.jitsi'>\
+           <query xmlns='http://jabber.org/protocol/disco#info'>\
+             <identity category='server' type='im' name='Prosody'/>\
+             <identity category='component' type='room_metadata' name='metadata.meet.jitsi'/>\
+           </query></iq>"
+    ));
+    b.request("c1", ALICE, ROOM);
+    b.complete_join_with(
+        ROOM,
+        "<field var='muc#roominfo_conference_presets_service_enabled'><value>1</value></field>",
+    );
+    assert_eq!(
+        b.conference(ROOM).map(|c| c.state),
+        Some(JoinState::WaitingForMetadata)
+    );
+    assert!(
+        !b.take_sent().iter().any(|s| s.attr("id") == Some("c1")),
+        "not answered before the metadata"
+    );
+    let metadata = |from: &str| {
+        format!(
+            "<message xmlns='jabber:client' from='{from}' to='{FOCUS_FULL}'>\
+               <json-message xmlns='http://jitsi.org/jitmeet' room='{ROOM}'>\
+                 {{\"type\":\"room_metadata\",\"metadata\":{{\"recording\":{{\"isTranscribingEnabled\":true}},\"asyncTranscription\":true}}}}\
+               </json-message></message>"
+        )
+    };
+    // From anyone but the component: ignored.
+    b.input(&metadata("mallory@meet.jitsi/x"));
+    assert_eq!(
+        b.conference(ROOM).map(|c| c.state),
+        Some(JoinState::WaitingForMetadata)
+    );
+    b.input(&metadata("metadata.meet.jitsi"));
+    let sent = b.take_sent();
+    let c1 = answer_of(&sent, "c1");
+    assert_eq!(c1.attr("type"), Some("result"));
+    let conf = b.conference(ROOM).expect("conference");
+    assert!(conf.is_joined() && conf.transcription());
+    // Transcription: media with a single participant.
+    b.member(ROOM, "aaaa1111", ALICE, "none", "participant");
+    assert!(b.events().contains(&ConferenceEvent::MediaReady {
+        room: BareJid::new(ROOM).expect("valid")
+    }));
+}
+
+#[test]
+fn presets_wait_is_bounded() {
+    let mut b = Bench::new("");
+    b.request("c1", ALICE, ROOM);
+    b.complete_join_with(
+        ROOM,
+        "<field var='muc#roominfo_conference_presets_service_enabled'><value>true</value></field>",
+    );
+    b.advance(9);
+    assert!(!b.take_sent().iter().any(|s| s.attr("id") == Some("c1")));
+    b.advance(2);
+    let sent = b.take_sent();
+    assert_eq!(answer_of(&sent, "c1").attr("type"), Some("result"));
+    assert!(b.conference(ROOM).is_some_and(|c| c.is_joined()));
 }

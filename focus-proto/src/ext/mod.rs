@@ -13,10 +13,12 @@
 //! ignored) and never panic: anything a peer sends either parses or yields a
 //! [`ParseError`].
 
+pub mod brewery;
 pub mod conference_iq;
 pub mod error;
 pub mod muc;
 pub mod presence;
+pub mod room_metadata;
 
 use minidom::Element;
 
