@@ -9,6 +9,7 @@
 #![cfg_attr(any(test, feature = "fuzzing"), allow(clippy::disallowed_methods))]
 
 pub mod auth;
+pub mod bridge;
 pub mod conference;
 pub mod config;
 #[cfg(feature = "driver")]

@@ -1,0 +1,519 @@
+//! [`BridgeRegistry`]: bridges by occupant JID, from brewery presence.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use jid::{BareJid, FullJid};
+use minidom::Element;
+use tracing::{debug, info, warn};
+
+use crate::config::BridgeConfig;
+use crate::ext::brewery::BridgeStats;
+use crate::ext::presence::{OccupantPresence, PresenceKind};
+
+/// One bridge, keyed by its occupant JID in the brewery
+/// (`brewery@internal-muc.example.com/jvb-a`).
+#[derive(Debug, Clone)]
+pub struct Bridge {
+    /// The occupant JID: the address of every request to the bridge.
+    pub jid: FullJid,
+    /// `stress_level` last reported (initially 0).
+    pub stress_level: f64,
+    /// `average_participant_stress` (initially the configured value).
+    pub average_participant_stress: f64,
+    /// Shutting down gracefully: sticky once seen.
+    pub graceful_shutdown: bool,
+    /// In the final shutdown phase: sticky once seen.
+    pub shutting_down: bool,
+    /// Drain mode (initially true, as in Jicofo: a bridge that never said
+    /// `drain=false` is treated as draining).
+    pub draining: bool,
+    /// `healthy`, for presence-based health.
+    pub healthy: bool,
+    /// `version`.
+    pub version: Option<String>,
+    /// `release`.
+    pub release: Option<String>,
+    /// `region`.
+    pub region: Option<String>,
+    /// `relay_id`: a bridge without one never shares a conference.
+    pub relay_id: Option<String>,
+    /// When the last presence with stats arrived.
+    pub last_presence: Instant,
+    /// Endpoints this focus allocated on the bridge.
+    pub endpoints: u32,
+    operational: bool,
+    last_failure: Option<Instant>,
+    /// When recent endpoints were added, for the rampup stress.
+    recent_allocations: VecDeque<Instant>,
+}
+
+impl Bridge {
+    fn new(jid: FullJid, now: Instant, config: &BridgeConfig) -> Self {
+        Self {
+            jid,
+            stress_level: 0.0,
+            average_participant_stress: config.average_participant_stress,
+            graceful_shutdown: false,
+            shutting_down: false,
+            draining: true,
+            healthy: true,
+            version: None,
+            release: None,
+            region: None,
+            relay_id: None,
+            last_presence: now,
+            endpoints: 0,
+            operational: true,
+            last_failure: None,
+            recent_allocations: VecDeque::new(),
+        }
+    }
+
+    /// The bridge's id in REST and metrics: the occupant nickname.
+    pub fn name(&self) -> &str {
+        self.jid.resource().as_str()
+    }
+
+    /// `VERSION-RELEASE`, or the version alone.
+    pub fn full_version(&self) -> Option<String> {
+        match (&self.version, &self.release) {
+            (Some(v), Some(r)) => Some(format!("{v}-{r}")),
+            (Some(v), None) => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    /// Applies published stats; whether `shutting_down` just became true.
+    fn apply(&mut self, now: Instant, stats: &BridgeStats) -> bool {
+        self.last_presence = now;
+        if let Some(s) = stats.stress_level {
+            self.stress_level = s;
+        }
+        if let Some(s) = stats.average_participant_stress {
+            self.average_participant_stress = s;
+        }
+        if stats.graceful_shutdown == Some(true) {
+            self.graceful_shutdown = true;
+        }
+        let started_shutdown = stats.shutting_down == Some(true) && !self.shutting_down;
+        if started_shutdown {
+            self.shutting_down = true;
+        }
+        if let Some(d) = stats.drain {
+            self.draining = d;
+        }
+        if let Some(h) = stats.healthy {
+            self.healthy = h;
+        }
+        for (field, value) in [
+            (&mut self.version, &stats.version),
+            (&mut self.release, &stats.release),
+            (&mut self.region, &stats.region),
+            (&mut self.relay_id, &stats.relay_id),
+        ] {
+            if value.is_some() {
+                field.clone_from(value);
+            }
+        }
+        started_shutdown
+    }
+
+    /// Whether the bridge is operational at `now`: after a failure it stays
+    /// non-operational for `failure_reset_threshold` after the last
+    /// failure, whatever happened in between.
+    pub fn is_operational(&self, now: Instant, failure_reset_threshold: Duration) -> bool {
+        if let Some(at) = self.last_failure
+            && now.saturating_duration_since(at) < failure_reset_threshold
+        {
+            return false;
+        }
+        self.operational
+    }
+
+    /// Records a health check or allocation outcome.
+    pub fn set_operational(&mut self, now: Instant, operational: bool) {
+        if !operational {
+            self.last_failure = Some(now);
+        }
+        self.operational = operational;
+    }
+
+    /// Counts an endpoint allocated on the bridge now.
+    pub fn endpoint_added(&mut self, now: Instant) {
+        self.endpoints = self.endpoints.saturating_add(1);
+        self.recent_allocations.push_back(now);
+    }
+
+    /// Counts an endpoint removed from the bridge.
+    pub fn endpoint_removed(&mut self) {
+        self.endpoints = self.endpoints.saturating_sub(1);
+    }
+
+    /// The stress selection sorts by: the reported stress plus
+    /// `average_participant_stress` for every endpoint added within
+    /// `rampup` (the bridge has not reported their load yet).
+    pub fn corrected_stress(&self, now: Instant, rampup: Duration) -> f64 {
+        let recent = self
+            .recent_allocations
+            .iter()
+            .filter(|at| now.saturating_duration_since(**at) < rampup)
+            .count();
+        self.stress_level + recent as f64 * self.average_participant_stress
+    }
+
+    /// Whether the corrected stress reaches `threshold`.
+    pub fn is_overloaded(&self, now: Instant, rampup: Duration, threshold: f64) -> bool {
+        self.corrected_stress(now, rampup) >= threshold
+    }
+
+    /// Forgets allocations older than `rampup` (keeps memory bounded).
+    pub fn prune(&mut self, now: Instant, rampup: Duration) {
+        while self
+            .recent_allocations
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= rampup)
+        {
+            self.recent_allocations.pop_front();
+        }
+    }
+}
+
+/// What a brewery presence changed in the pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BridgeChange {
+    /// A bridge appeared.
+    Added(FullJid),
+    /// A bridge's stats changed; `shutting_down_started` when it just
+    /// entered the final shutdown phase (its participants must move).
+    Updated {
+        /// The bridge.
+        jid: FullJid,
+        /// `shutting_down` went from false to true.
+        shutting_down_started: bool,
+    },
+    /// A bridge left the brewery; `lost` unless it was shutting down.
+    Removed {
+        /// The bridge.
+        jid: FullJid,
+        /// It went away without announcing a shutdown.
+        lost: bool,
+    },
+}
+
+/// The pool of bridges; see the [module docs](super).
+#[derive(Debug, Clone)]
+pub struct BridgeRegistry {
+    brewery: BareJid,
+    bridges: BTreeMap<FullJid, Bridge>,
+    /// Bridges removed without announcing a shutdown
+    /// (`bridge_selector_lost_bridges`).
+    pub lost_bridges: u64,
+}
+
+impl BridgeRegistry {
+    /// An empty pool for the brewery room `brewery`.
+    pub fn new(brewery: BareJid) -> Self {
+        Self {
+            brewery,
+            bridges: BTreeMap::new(),
+            lost_bridges: 0,
+        }
+    }
+
+    /// The brewery room.
+    pub fn brewery(&self) -> &BareJid {
+        &self.brewery
+    }
+
+    /// A bridge by occupant JID.
+    pub fn get(&self, jid: &FullJid) -> Option<&Bridge> {
+        self.bridges.get(jid)
+    }
+
+    /// A bridge by occupant JID, to record outcomes.
+    pub fn get_mut(&mut self, jid: &FullJid) -> Option<&mut Bridge> {
+        self.bridges.get_mut(jid)
+    }
+
+    /// Every bridge, in occupant JID order.
+    pub fn iter(&self) -> impl Iterator<Item = &Bridge> {
+        self.bridges.values()
+    }
+
+    /// How many bridges there are.
+    pub fn len(&self) -> usize {
+        self.bridges.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.bridges.is_empty()
+    }
+
+    /// A presence from the brewery room. Presences from elsewhere, from the
+    /// focus's own occupant (`own_nick`), or without stats change nothing.
+    pub fn on_presence(
+        &mut self,
+        now: Instant,
+        config: &BridgeConfig,
+        own_nick: &str,
+        presence: &Element,
+    ) -> Option<BridgeChange> {
+        let from = FullJid::new(presence.attr("from")?).ok()?;
+        if from.to_bare() != self.brewery || from.resource().as_str() == own_nick {
+            return None;
+        }
+        let occupant = match OccupantPresence::parse(presence) {
+            Ok(p) => p,
+            Err(e) => {
+                debug!(bridge = %from, error = %e, "unreadable brewery presence ignored");
+                return None;
+            }
+        };
+        match occupant.kind {
+            PresenceKind::Error => None,
+            PresenceKind::Unavailable => {
+                let bridge = self.bridges.remove(&from)?;
+                let lost = !bridge.graceful_shutdown && !bridge.shutting_down;
+                if lost {
+                    self.lost_bridges += 1;
+                    warn!(bridge = %from, "bridge left without shutting down: lost");
+                } else {
+                    info!(bridge = %from, "bridge left");
+                }
+                Some(BridgeChange::Removed { jid: from, lost })
+            }
+            PresenceKind::Available => {
+                let stats = match BridgeStats::parse(presence) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        debug!(bridge = %from, error = %e, "brewery presence without stats ignored");
+                        return None;
+                    }
+                };
+                if let Some(bridge) = self.bridges.get_mut(&from) {
+                    let shutting_down_started = bridge.apply(now, &stats);
+                    return Some(BridgeChange::Updated {
+                        jid: from,
+                        shutting_down_started,
+                    });
+                }
+                let mut bridge = Bridge::new(from.clone(), now, config);
+                bridge.apply(now, &stats);
+                info!(
+                    bridge = %from,
+                    region = ?bridge.region,
+                    version = ?bridge.full_version(),
+                    "bridge added"
+                );
+                self.bridges.insert(from.clone(), bridge);
+                Some(BridgeChange::Added(from))
+            }
+        }
+    }
+
+    /// The focus left the brewery (or lost its connection): every bridge is
+    /// removed.
+    pub fn remove_all(&mut self) -> Vec<BridgeChange> {
+        std::mem::take(&mut self.bridges)
+            .into_values()
+            .map(|b| BridgeChange::Removed {
+                lost: !b.graceful_shutdown && !b.shutting_down,
+                jid: b.jid,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const BREWERY: &str = "jvbbrewery@internal-muc.meet.jitsi";
+
+    fn registry() -> BridgeRegistry {
+        BridgeRegistry::new(BareJid::new(BREWERY).expect("valid"))
+    }
+
+    fn stats_presence(nick: &str, stats: &BridgeStats) -> Element {
+        // As the MUC delivers a bridge's presence to the focus.
+        Element::builder("presence", crate::xmpp::ns::CLIENT)
+            .attr(crate::xml::ncname("from"), format!("{BREWERY}/{nick}"))
+            .attr(crate::xml::ncname("to"), "focus@auth.meet.jitsi/focus")
+            .append(stats.to_element())
+            .build()
+    }
+
+    fn unavailable(nick: &str) -> Element {
+        format!(
+            "<presence xmlns='jabber:client' type='unavailable' from='{BREWERY}/{nick}'>\
+               <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/></x></presence>"
+        )
+        .parse()
+        .expect("xml")
+    }
+
+    #[test]
+    fn bridges_come_update_and_go() {
+        let now = Instant::now();
+        let config = crate::config::Config::default().bridge;
+        let mut r = registry();
+        let stats = BridgeStats {
+            stress_level: Some(0.3),
+            region: Some("eu-west".into()),
+            relay_id: Some("relay-a".into()),
+            version: Some("2.3.250".into()),
+            release: Some("9955".into()),
+            drain: Some(false),
+            ..BridgeStats::default()
+        };
+        let added = r.on_presence(now, &config, "focus", &stats_presence("jvb-a", &stats));
+        assert!(matches!(added, Some(BridgeChange::Added(_))));
+        let jid = FullJid::new(&format!("{BREWERY}/jvb-a")).expect("valid");
+        let b = r.get(&jid).expect("added");
+        assert_eq!(b.name(), "jvb-a");
+        assert_eq!(b.region.as_deref(), Some("eu-west"));
+        assert_eq!(b.full_version().as_deref(), Some("2.3.250-9955"));
+        assert!(!b.draining);
+        // An update without region keeps it; graceful shutdown is sticky.
+        let update = BridgeStats {
+            stress_level: Some(0.5),
+            graceful_shutdown: Some(true),
+            ..BridgeStats::default()
+        };
+        r.on_presence(now, &config, "focus", &stats_presence("jvb-a", &update));
+        let back = BridgeStats {
+            graceful_shutdown: Some(false),
+            shutting_down: Some(true),
+            ..BridgeStats::default()
+        };
+        let change = r.on_presence(now, &config, "focus", &stats_presence("jvb-a", &back));
+        assert_eq!(
+            change,
+            Some(BridgeChange::Updated {
+                jid: jid.clone(),
+                shutting_down_started: true
+            })
+        );
+        let b = r.get(&jid).expect("there");
+        assert!(b.graceful_shutdown && b.shutting_down);
+        assert_eq!(b.region.as_deref(), Some("eu-west"));
+        assert_eq!(b.stress_level, 0.5);
+        let gone = r.on_presence(now, &config, "focus", &unavailable("jvb-a"));
+        assert_eq!(gone, Some(BridgeChange::Removed { jid, lost: false }));
+        assert_eq!(r.lost_bridges, 0);
+    }
+
+    #[test]
+    fn a_bridge_that_vanishes_is_lost_and_a_new_one_starts_fresh() {
+        let now = Instant::now();
+        let config = crate::config::Config::default().bridge;
+        let mut r = registry();
+        r.on_presence(
+            now,
+            &config,
+            "focus",
+            &stats_presence("jvb-b", &BridgeStats::default()),
+        );
+        let jid = FullJid::new(&format!("{BREWERY}/jvb-b")).expect("valid");
+        assert!(
+            r.get(&jid).expect("added").draining,
+            "draining until it says otherwise"
+        );
+        r.on_presence(now, &config, "focus", &unavailable("jvb-b"));
+        assert_eq!(r.lost_bridges, 1);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn ignores_what_is_not_a_bridge() {
+        let now = Instant::now();
+        let config = crate::config::Config::default().bridge;
+        let mut r = registry();
+        let stats = BridgeStats::default();
+        // Our own occupant, another room, no stats, an unknown leaver.
+        assert!(
+            r.on_presence(now, &config, "focus", &stats_presence("focus", &stats))
+                .is_none()
+        );
+        let elsewhere = Element::builder("presence", crate::xmpp::ns::CLIENT)
+            .attr(
+                crate::xml::ncname("from"),
+                "other@internal-muc.meet.jitsi/jvb-a",
+            )
+            .append(stats.to_element())
+            .build();
+        assert!(r.on_presence(now, &config, "focus", &elsewhere).is_none());
+        let bare: Element = format!("<presence xmlns='jabber:client' from='{BREWERY}/jvb-a'/>")
+            .parse()
+            .expect("xml");
+        assert!(r.on_presence(now, &config, "focus", &bare).is_none());
+        assert!(
+            r.on_presence(now, &config, "focus", &unavailable("nobody"))
+                .is_none()
+        );
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn failure_reset_threshold_and_rampup_stress() {
+        let t0 = Instant::now();
+        let config = crate::config::Config::default().bridge;
+        let mut r = registry();
+        r.on_presence(
+            t0,
+            &config,
+            "focus",
+            &stats_presence(
+                "jvb-a",
+                &BridgeStats {
+                    stress_level: Some(0.1),
+                    average_participant_stress: Some(0.05),
+                    ..BridgeStats::default()
+                },
+            ),
+        );
+        let jid = FullJid::new(&format!("{BREWERY}/jvb-a")).expect("valid");
+        let threshold = Duration::from_secs(60);
+        let b = r.get_mut(&jid).expect("there");
+        assert!(b.is_operational(t0, threshold));
+        b.set_operational(t0, false);
+        b.set_operational(t0 + Duration::from_secs(10), true);
+        assert!(!b.is_operational(t0 + Duration::from_secs(30), threshold));
+        assert!(b.is_operational(t0 + Duration::from_secs(61), threshold));
+
+        let rampup = Duration::from_secs(20);
+        b.endpoint_added(t0);
+        b.endpoint_added(t0 + Duration::from_secs(15));
+        let s = b.corrected_stress(t0 + Duration::from_secs(16), rampup);
+        assert!((s - 0.2).abs() < 1e-9, "{s}");
+        let s = b.corrected_stress(t0 + Duration::from_secs(25), rampup);
+        assert!((s - 0.15).abs() < 1e-9, "{s}");
+        assert!(!b.is_overloaded(t0 + Duration::from_secs(25), rampup, 0.8));
+        b.prune(t0 + Duration::from_secs(25), rampup);
+        assert_eq!(b.recent_allocations.len(), 1);
+        assert_eq!(b.endpoints, 2);
+    }
+
+    proptest! {
+        #[test]
+        fn sticky_flags_never_reset(flags in proptest::collection::vec((proptest::option::of(any::<bool>()), proptest::option::of(any::<bool>())), 1..20)) {
+            let now = Instant::now();
+            let config = crate::config::Config::default().bridge;
+            let mut r = registry();
+            let jid = FullJid::new(&format!("{BREWERY}/jvb")).expect("valid");
+            let (mut graceful, mut shutting) = (false, false);
+            for (g, s) in flags {
+                let stats = BridgeStats { graceful_shutdown: g, shutting_down: s, ..BridgeStats::default() };
+                r.on_presence(now, &config, "focus", &stats_presence("jvb", &stats));
+                graceful |= g == Some(true);
+                shutting |= s == Some(true);
+                let b = r.get(&jid).expect("there");
+                prop_assert_eq!(b.graceful_shutdown, graceful);
+                prop_assert_eq!(b.shutting_down, shutting);
+            }
+        }
+    }
+}
