@@ -202,9 +202,8 @@ pub struct Focus {
     outputs: VecDeque<Output>,
     /// When the next self-check starts.
     next_health_check: Option<Instant>,
-    /// The focus's own requests in flight (the health ping).
+    /// The focus's own requests in flight (the health ping, the component discovery).
     iqs: IqTracker<FocusIq>,
-    health_ping_pending: bool,
     conferences: Conferences,
     auth: AuthSessions,
     /// The last finished self-check: when, and its verdict.
@@ -228,7 +227,6 @@ impl Focus {
             outputs: VecDeque::new(),
             next_health_check: None,
             iqs: IqTracker::new(),
-            health_ping_pending: false,
             conferences: Conferences::new(),
             health: None,
             last_reported_health: None,
@@ -268,7 +266,6 @@ impl Focus {
         while let Some(expired) = self.iqs.pop_expired(now) {
             match expired {
                 FocusIq::HealthPing => {
-                    self.health_ping_pending = false;
                     let status =
                         HealthStatus::SoftFailure("XMPP ping failed: no answer in time".into());
                     self.record_health(now, status);
@@ -429,7 +426,6 @@ impl Focus {
         }
         self.iqs.drain_conn(&conn);
         if conn == ConnId::Client {
-            self.health_ping_pending = false;
             self.next_health_check = None;
             // No stream resumption: every conference ends; clients ask again.
             let (mut ctx, conferences) = self.split();
@@ -474,7 +470,6 @@ impl Focus {
             return;
         }
         if let Some((FocusIq::HealthPing, outcome)) = ours {
-            self.health_ping_pending = false;
             if let IqOutcome::Error(e) = &outcome {
                 debug!(
                     condition = e.condition.as_str(),
@@ -612,7 +607,8 @@ impl Focus {
     fn start_health_check(&mut self, now: Instant) {
         let interval = self.config.health.interval;
         self.next_health_check = (!interval.is_zero()).then(|| now + interval);
-        if self.health_ping_pending || !self.connections.contains_key(&ConnId::Client) {
+        let pinging = self.iqs.any(|c| *c == FocusIq::HealthPing);
+        if pinging || !self.connections.contains_key(&ConnId::Client) {
             return;
         }
         let Some(domain) = self.config.xmpp.client.xmpp_domain.clone() else {
@@ -633,7 +629,6 @@ impl Focus {
             Element::builder("ping", ns::PING).build(),
         );
         self.send(ConnId::Client, ping);
-        self.health_ping_pending = true;
     }
 
     /// Asks the XMPP domain for its identities: Jitsi's Prosody modules

@@ -267,6 +267,25 @@ impl Conferences {
         Ensured::Created
     }
 
+    /// Registers a MUC request to `room` (answered within reply-timeout);
+    /// the id to send it with.
+    fn muc_request(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        context: MucIq,
+    ) -> String {
+        self.iqs.register(
+            ctx.rng,
+            now,
+            ctx.config.xmpp.client.reply_timeout,
+            ConnId::Client,
+            room.as_str(),
+            context,
+        )
+    }
+
     /// Queues a request to answer when the join of `room` ends.
     pub(crate) fn add_waiter(&mut self, room: &BareJid, waiter: Waiter) {
         self.waiters.entry(room.clone()).or_default().push(waiter);
@@ -351,14 +370,7 @@ impl Conferences {
                         room: room.clone(),
                         generation: conf.generation,
                     };
-                    let id = self.iqs.register(
-                        ctx.rng,
-                        now,
-                        ctx.config.xmpp.client.reply_timeout,
-                        ConnId::Client,
-                        room.as_str(),
-                        context,
-                    );
+                    let id = self.muc_request(now, ctx, room, context);
                     ctx.send(muc::owner_form_request(room, &id));
                 }
             }
@@ -615,14 +627,7 @@ impl Conferences {
             generation: conf.generation,
             nick: nick.to_owned(),
         };
-        let id = self.iqs.register(
-            ctx.rng,
-            now,
-            ctx.config.xmpp.client.reply_timeout,
-            ConnId::Client,
-            room.as_str(),
-            context,
-        );
+        let id = self.muc_request(now, ctx, room, context);
         info!(conference = %room, endpoint = nick, jid = %bare, "granting ownership");
         ctx.send(muc::grant_affiliation(room, &id, &bare, Affiliation::Owner));
         self.stats.owner_grants += 1;
@@ -734,14 +739,7 @@ impl Conferences {
                     room: room.clone(),
                     generation: conf.generation,
                 };
-                let id = self.iqs.register(
-                    ctx.rng,
-                    now,
-                    ctx.config.xmpp.client.reply_timeout,
-                    ConnId::Client,
-                    room.as_str(),
-                    context,
-                );
+                let id = self.muc_request(now, ctx, &room, context);
                 ctx.send(muc::owner_form_submit(&room, &id));
             }
             (MucIq::SubmitForm { .. }, IqOutcome::Result(_)) => {

@@ -32,74 +32,67 @@ pub const MAX_UNJOINED_PER_REQUESTER: usize = 16;
 
 /// Where the answer to a request goes.
 #[derive(Debug, Clone)]
-pub(crate) enum Waiter {
+pub(crate) enum ReplyTo {
     /// An IQ: the original request, for the reply's addressing.
-    Iq {
-        conn: ConnId,
-        request: Element,
-        answer: ConferenceAnswer,
-    },
+    Iq { conn: ConnId, request: Element },
     /// A REST request.
-    Http {
-        id: HttpId,
-        answer: ConferenceAnswer,
-    },
+    Http { id: HttpId },
+}
+
+impl ReplyTo {
+    fn reject(self, out: &mut VecDeque<Output>, error: &StanzaError, room: Option<&str>) {
+        match self {
+            ReplyTo::Iq { conn, request } => {
+                let stanza = iq_error(&request, error, Some(echo(room)));
+                out.push_back(Output::Send { conn, stanza });
+            }
+            ReplyTo::Http { id } => out.push_back(Output::Http {
+                id,
+                response: http_error(error),
+            }),
+        }
+    }
+}
+
+/// A request whose answer is decided, waiting to be sent (at once, or when
+/// the join of its room ends).
+#[derive(Debug, Clone)]
+pub(crate) struct Waiter {
+    reply_to: ReplyTo,
+    answer: ConferenceAnswer,
 }
 
 impl Waiter {
     /// Sends the answer: `Ok(ready)` or `Err(why the conference failed)`.
     pub(crate) fn answer(self, out: &mut VecDeque<Output>, outcome: Result<bool, String>) {
-        match (self, outcome) {
-            (
-                Waiter::Iq {
-                    conn,
-                    request,
-                    mut answer,
-                },
-                Ok(ready),
-            ) => {
+        let Waiter {
+            reply_to,
+            mut answer,
+        } = self;
+        match (reply_to, outcome) {
+            (ReplyTo::Iq { conn, request }, Ok(ready)) => {
                 answer.ready = ready;
                 let stanza = iq_result(&request, Some(answer.to_element()));
                 out.push_back(Output::Send { conn, stanza });
             }
-            (
-                Waiter::Iq {
-                    conn,
-                    request,
-                    answer,
-                },
-                Err(why),
-            ) => {
+            (ReplyTo::Iq { conn, request }, Err(why)) => {
                 let error = StanzaError::new(Condition::InternalServerError).with_text(why);
                 let stanza = iq_error(&request, &error, Some(echo(Some(&answer.room))));
                 out.push_back(Output::Send { conn, stanza });
             }
-            (Waiter::Http { id, mut answer }, Ok(ready)) => {
+            (ReplyTo::Http { id }, Ok(ready)) => {
                 answer.ready = ready;
                 out.push_back(Output::Http {
                     id,
                     response: HttpResponse::json(200, &answer_json(&answer)),
                 });
             }
-            (Waiter::Http { id, .. }, Err(why)) => {
+            (ReplyTo::Http { id }, Err(why)) => {
                 out.push_back(Output::Http {
                     id,
                     response: HttpResponse::text(400, format!("Bad request: {why}")),
                 });
             }
-        }
-    }
-
-    fn reject(self, out: &mut VecDeque<Output>, error: &StanzaError, room: Option<&str>) {
-        match self {
-            Waiter::Iq { conn, request, .. } => {
-                let stanza = iq_error(&request, error, Some(echo(room)));
-                out.push_back(Output::Send { conn, stanza });
-            }
-            Waiter::Http { id, .. } => out.push_back(Output::Http {
-                id,
-                response: http_error(error),
-            }),
         }
     }
 }
@@ -288,10 +281,9 @@ pub(crate) fn handle_iq(
             return;
         }
     };
-    let waiter = Waiter::Iq {
+    let reply_to = ReplyTo::Iq {
         conn,
         request: iq.clone(),
-        answer: skeleton(ctx, focus_jid, request.room.as_deref().unwrap_or_default()),
     };
     finish(
         now,
@@ -300,7 +292,7 @@ pub(crate) fn handle_iq(
         focus_jid,
         &request,
         sender.as_ref(),
-        waiter,
+        reply_to,
         &requester,
     );
 }
@@ -313,7 +305,7 @@ fn finish(
     focus_jid: &str,
     request: &ConferenceRequest,
     sender: Option<&FullJid>,
-    waiter: Waiter,
+    reply_to: ReplyTo,
     requester: &str,
 ) {
     let room = request.room.as_deref();
@@ -321,11 +313,11 @@ fn finish(
         Decision::Answer(answer) => {
             let ready = answer.ready;
             info!(requester, room, ready, "conference request answered");
-            waiter.with_answer(answer).answer(ctx.out, Ok(ready));
+            Waiter { reply_to, answer }.answer(ctx.out, Ok(ready));
         }
         Decision::Wait(answer, room) => {
             info!(requester, conference = %room, "conference request: creating the conference");
-            conferences.add_waiter(&room, waiter.with_answer(answer));
+            conferences.add_waiter(&room, Waiter { reply_to, answer });
         }
         Decision::Reject(error) => {
             conferences.stats_mut().conference_requests_failed += 1;
@@ -336,20 +328,7 @@ fn finish(
                 text = error.text.as_deref().unwrap_or(""),
                 "conference request refused"
             );
-            waiter.reject(ctx.out, &error, room);
-        }
-    }
-}
-
-impl Waiter {
-    fn with_answer(self, answer: ConferenceAnswer) -> Self {
-        match self {
-            Waiter::Iq { conn, request, .. } => Waiter::Iq {
-                conn,
-                request,
-                answer,
-            },
-            Waiter::Http { id, .. } => Waiter::Http { id, answer },
+            reply_to.reject(ctx.out, &error, room);
         }
     }
 }
@@ -379,10 +358,6 @@ pub(crate) fn handle_http(
             parsed.token = Some(token.to_owned());
         }
     }
-    let waiter = Waiter::Http {
-        id,
-        answer: skeleton(ctx, focus_jid, parsed.room.as_deref().unwrap_or_default()),
-    };
     finish(
         now,
         ctx,
@@ -390,7 +365,7 @@ pub(crate) fn handle_http(
         focus_jid,
         &parsed,
         None,
-        waiter,
+        ReplyTo::Http { id },
         "http",
     );
 }

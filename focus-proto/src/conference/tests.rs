@@ -33,7 +33,15 @@ fn config(extra: &str) -> Arc<Config> {
 }
 
 impl Bench {
+    /// A focus connected, with what it sent on connecting discarded.
     fn new(extra: &str) -> Self {
+        let mut bench = Self::connected(extra);
+        bench.out.clear();
+        bench
+    }
+
+    /// A focus connected, with what it sent on connecting kept in `out`.
+    fn connected(extra: &str) -> Self {
         let now = Instant::now();
         let mut focus = Focus::new(config(extra), [1; 32], now, SystemTime::UNIX_EPOCH);
         focus
@@ -51,7 +59,6 @@ impl Bench {
             out: Vec::new(),
         };
         bench.drain();
-        bench.out.clear();
         bench
     }
 
@@ -651,23 +658,7 @@ mod prop {
 
 #[test]
 fn presets_rooms_wait_for_metadata_which_then_applies() {
-    let now = Instant::now();
-    let mut focus = Focus::new(config(""), [2; 32], now, SystemTime::UNIX_EPOCH);
-    focus
-        .handle_input(
-            now,
-            Input::Connected {
-                conn: ConnId::Client,
-                jid: FullJid::new(FOCUS_FULL).expect("valid"),
-            },
-        )
-        .expect("connected");
-    let mut b = Bench {
-        focus,
-        now,
-        out: Vec::new(),
-    };
-    b.drain();
+    let mut b = Bench::connected("");
     let sent = b.take_sent();
     let disco = sent
         .iter()

@@ -151,6 +151,11 @@ impl<C> IqTracker<C> {
             .collect()
     }
 
+    /// Whether some request in flight has a context matching `pred`.
+    pub fn any(&self, mut pred: impl FnMut(&C) -> bool) -> bool {
+        self.pending.values().any(|p| pred(&p.context))
+    }
+
     /// How many requests are in flight.
     pub fn len(&self) -> usize {
         self.pending.len()
