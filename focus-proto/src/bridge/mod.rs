@@ -9,5 +9,7 @@
 //! Selection and health checks build on these (see the bridges issue).
 
 mod registry;
+pub mod selection;
+pub mod topology;
 
 pub use registry::{Bridge, BridgeChange, BridgeRegistry};

@@ -1,0 +1,3 @@
+//! Selections per second on a 100-bridge registry. (Being written.)
+
+fn main() {}
