@@ -13,6 +13,7 @@ use minidom::Element;
 use tracing::{debug, info, warn};
 
 use crate::auth::AuthSessions;
+use crate::bridge::{BridgeEvent, BridgeRegistry};
 use crate::conference::manager::Ctx;
 use crate::conference::{ConferenceEvent, Conferences, request};
 use crate::config::Config;
@@ -136,6 +137,8 @@ pub enum Event {
     },
     /// Something happened to a conference.
     Conference(ConferenceEvent),
+    /// Something happened to the bridge pool.
+    Bridge(BridgeEvent),
 }
 
 /// Misuse of the API by the runtime: the only errors `handle_input` returns.
@@ -205,6 +208,8 @@ pub struct Focus {
     /// The focus's own requests in flight (the health ping, the component discovery).
     iqs: IqTracker<FocusIq>,
     conferences: Conferences,
+    /// The bridge pool, when `jicofo.bridge.brewery-jid` is set.
+    bridges: Option<BridgeRegistry>,
     auth: AuthSessions,
     /// The last finished self-check: when, and its verdict.
     health: Option<(Instant, HealthStatus)>,
@@ -228,6 +233,7 @@ impl Focus {
             next_health_check: None,
             iqs: IqTracker::new(),
             conferences: Conferences::new(),
+            bridges: None,
             health: None,
             last_reported_health: None,
         }
@@ -322,6 +328,11 @@ impl Focus {
     /// The conferences.
     pub fn conferences(&self) -> &Conferences {
         &self.conferences
+    }
+
+    /// The bridge pool; `None` when no bridge brewery is configured.
+    pub fn bridges(&self) -> Option<&BridgeRegistry> {
+        self.bridges.as_ref()
     }
 
     /// The authentication sessions.

@@ -8,8 +8,10 @@
 //!
 //! Selection and health checks build on these (see the bridges issue).
 
+mod events;
 mod registry;
 pub mod selection;
 pub mod topology;
 
+pub use events::BridgeEvent;
 pub use registry::{Bridge, BridgeChange, BridgeRegistry};
