@@ -13,6 +13,7 @@ use minidom::Element;
 use tracing::{debug, info, warn};
 
 use crate::auth::AuthSessions;
+use crate::bridge::brewery::{Brewery, BreweryCtx};
 use crate::bridge::{BridgeEvent, BridgeRegistry};
 use crate::conference::manager::Ctx;
 use crate::conference::{ConferenceEvent, Conferences, request};
@@ -208,8 +209,8 @@ pub struct Focus {
     /// The focus's own requests in flight (the health ping, the component discovery).
     iqs: IqTracker<FocusIq>,
     conferences: Conferences,
-    /// The bridge pool, when `jicofo.bridge.brewery-jid` is set.
-    bridges: Option<BridgeRegistry>,
+    /// The bridge brewery and its pool, when `jicofo.bridge.brewery-jid` is set.
+    brewery: Option<Brewery>,
     auth: AuthSessions,
     /// The last finished self-check: when, and its verdict.
     health: Option<(Instant, HealthStatus)>,
@@ -222,6 +223,7 @@ impl Focus {
     pub fn new(config: Arc<Config>, seed: [u8; 32], now: Instant, wall_now: SystemTime) -> Self {
         Self {
             auth: AuthSessions::new(&config.authentication),
+            brewery: Brewery::from_config(&config),
             config,
             rng: FocusRng::from_seed(seed),
             start: now,
@@ -233,7 +235,6 @@ impl Focus {
             next_health_check: None,
             iqs: IqTracker::new(),
             conferences: Conferences::new(),
-            bridges: None,
             health: None,
             last_reported_health: None,
         }
@@ -286,6 +287,9 @@ impl Focus {
         if self.next_health_check.is_some_and(|at| now >= at) {
             self.start_health_check(now);
         }
+        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
+            brewery.handle_timeout(now, &mut ctx);
+        }
         let (mut ctx, conferences) = self.split();
         conferences.handle_timeout(now, &mut ctx);
         for expired in self.auth.handle_timeout(now) {
@@ -304,6 +308,7 @@ impl Focus {
             self.next_health_check,
             self.iqs.next_deadline(),
             self.conferences.poll_timeout(),
+            self.brewery.as_ref().and_then(Brewery::poll_timeout),
             self.auth.poll_timeout(),
         ]
         .into_iter()
@@ -318,6 +323,9 @@ impl Focus {
         let now = self.advance(now);
         let (mut ctx, conferences) = self.split();
         conferences.shutdown(now, &mut ctx);
+        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
+            brewery.shutdown(&mut ctx);
+        }
     }
 
     /// Whether connection `conn` is up.
@@ -332,7 +340,7 @@ impl Focus {
 
     /// The bridge pool; `None` when no bridge brewery is configured.
     pub fn bridges(&self) -> Option<&BridgeRegistry> {
-        self.bridges.as_ref()
+        self.brewery.as_ref().map(Brewery::registry)
     }
 
     /// The authentication sessions.
@@ -369,6 +377,21 @@ impl Focus {
         }
     }
 
+    /// Bridges that can take new conferences (operational and not shutting
+    /// down gracefully, as Jicofo's health check counts them), and all
+    /// bridges.
+    pub fn bridge_counts(&self, now: Instant) -> (usize, usize) {
+        let Some(registry) = self.bridges() else {
+            return (0, 0);
+        };
+        let threshold = self.config.bridge.failure_reset_threshold;
+        let operational = registry
+            .iter()
+            .filter(|b| b.is_operational(now, threshold) && !b.graceful_shutdown)
+            .count();
+        (operational, registry.len())
+    }
+
     /// Seconds since the focus started, for logs.
     pub fn uptime(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
@@ -392,6 +415,19 @@ impl Focus {
             },
             &mut self.conferences,
         )
+    }
+
+    /// The brewery and what it borrows from the rest.
+    fn brewery_ctx(&mut self) -> Option<(&mut Brewery, BreweryCtx<'_>)> {
+        let brewery = self.brewery.as_mut()?;
+        Some((
+            brewery,
+            BreweryCtx {
+                config: &self.config,
+                rng: &mut self.rng,
+                out: &mut self.outputs,
+            },
+        ))
     }
 
     /// `focusjid` of conference answers: the client account's bare JID.
@@ -422,6 +458,9 @@ impl Focus {
         self.last_disconnect.remove(&conn);
         self.outputs
             .push_back(Output::Event(Event::ConnectionUp { conn: conn.clone() }));
+        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
+            brewery.on_connected(now, &mut ctx, &conn);
+        }
         if conn == ConnId::Client {
             // Check at once, then every interval.
             self.start_health_check(now);
@@ -436,6 +475,9 @@ impl Focus {
                 .push_back(Output::Event(Event::ConnectionDown { conn: conn.clone() }));
         }
         self.iqs.drain_conn(&conn);
+        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
+            brewery.on_disconnected(&mut ctx, &conn);
+        }
         if conn == ConnId::Client {
             self.next_health_check = None;
             // No stream resumption: every conference ends; clients ask again.
@@ -448,6 +490,11 @@ impl Focus {
 
     fn on_stanza(&mut self, now: Instant, conn: ConnId, stanza: Element) {
         if stanza.is("presence", ns::CLIENT) {
+            if let Some((brewery, mut ctx)) = self.brewery_ctx()
+                && brewery.on_presence(now, &mut ctx, &conn, &stanza)
+            {
+                return;
+            }
             if conn == ConnId::Client {
                 let (mut ctx, conferences) = self.split();
                 conferences.on_presence(now, &mut ctx, &stanza);
@@ -490,6 +537,11 @@ impl Focus {
             // Any answer, even an error, proves the server and our stanza
             // path work, which is what the check is for.
             self.record_health(now, HealthStatus::Healthy);
+            return;
+        }
+        if let Some((brewery, mut ctx)) = self.brewery_ctx()
+            && brewery.on_iq_reply(now, &mut ctx, &conn, iq)
+        {
             return;
         }
         let (mut ctx, conferences) = self.split();
@@ -620,6 +672,12 @@ impl Focus {
         self.next_health_check = (!interval.is_zero()).then(|| now + interval);
         let pinging = self.iqs.any(|c| *c == FocusIq::HealthPing);
         if pinging || !self.connections.contains_key(&ConnId::Client) {
+            return;
+        }
+        let (operational, total) = self.bridge_counts(now);
+        if operational == 0 {
+            let message = format!("No operational bridges available (total bridge count: {total})");
+            self.record_health(now, HealthStatus::HardFailure(message));
             return;
         }
         let Some(domain) = self.config.xmpp.client.xmpp_domain.clone() else {

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use crate::bridge::Bridge;
+use crate::config::Config;
 use crate::focus::Focus;
 use crate::http::{HttpRequest, HttpResponse, Method};
 
@@ -18,11 +20,12 @@ pub fn route(focus: &Focus, now: Instant, request: &HttpRequest) -> HttpResponse
     let get = matches!(request.method, Method::Get | Method::Head);
     let path = request.path.trim_end_matches('/');
     match path {
-        "/about/health" | "/about/version" if !get => method_not_allowed(),
+        "/about/health" | "/about/version" | "/debug" if !get => method_not_allowed(),
         // Served even when `jicofo.health.enabled` is false (unlike Jicofo):
         // docker-jitsi-meet's container check polls it.
         "/about/health" => focus.health(now).to_response(),
         "/about/version" => about_version(),
+        "/debug" if focus.config().rest.debug.enabled => debug(focus, now),
         _ => HttpResponse::not_found(),
     }
 }
@@ -38,6 +41,56 @@ fn about_version() -> HttpResponse {
         200,
         &json!({ "name": "JiCoFo", "version": VERSION, "os": os }),
     )
+}
+
+/// `GET /debug`: the conferences with their member counts and the bridge
+/// pool as Jicofo's selector describes it (kebab-case bridge fields;
+/// unknown strings as `"null"`).
+fn debug(focus: &Focus, now: Instant) -> HttpResponse {
+    let config = focus.config();
+    let conferences: serde_json::Map<String, serde_json::Value> = focus
+        .conferences()
+        .iter()
+        .map(|c| (c.room.to_string(), json!(c.member_count())))
+        .collect();
+    let bridges: serde_json::Map<String, serde_json::Value> = focus
+        .bridges()
+        .into_iter()
+        .flat_map(|r| r.iter())
+        .map(|b| (b.jid.to_string(), bridge_debug(b, config, now)))
+        .collect();
+    HttpResponse::json(
+        200,
+        &json!({
+            "focus_manager": conferences,
+            "bridge_selector": {
+                "strategy": format!("{:?}", config.bridge.selection_strategy),
+                "bridge": bridges,
+            },
+        }),
+    )
+}
+
+fn bridge_debug(b: &Bridge, config: &Config, now: Instant) -> serde_json::Value {
+    let bc = &config.bridge;
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".to_owned());
+    json!({
+        "corrected-stress": b.corrected_stress(now, bc.participant_rampup_interval),
+        "drain": b.draining,
+        "endpoints": b.endpoints,
+        "endpoint-restart-requests": 0,
+        "failing-ice": false,
+        "graceful-shutdown": b.graceful_shutdown,
+        "healthy": b.healthy,
+        "operational": b.is_operational(now, bc.failure_reset_threshold),
+        "overloaded": b.is_overloaded(now, bc.participant_rampup_interval, bc.stress_threshold),
+        "region": text(&b.region),
+        "relay-id": text(&b.relay_id),
+        "release": text(&b.release),
+        "shutting-down": b.shutting_down,
+        "stress": b.stress_level,
+        "version": text(&b.version),
+    })
 }
 
 fn method_not_allowed() -> HttpResponse {

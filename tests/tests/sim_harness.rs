@@ -284,13 +284,17 @@ fn client_proxy_forwards_to_the_real_focus_and_back() {
         Some("service-unavailable")
     );
 
-    // The focus's health check pinged the server and got its answer.
+    // Connected, but no bridge brewery: Jicofo's health verdict.
     let health = sim.http(HttpRequest::new(Method::Get, "/about/health"));
     assert_eq!(
-        health.status,
-        200,
-        "{:?}",
-        String::from_utf8_lossy(&health.body)
+        (
+            health.status,
+            String::from_utf8_lossy(&health.body).as_ref()
+        ),
+        (
+            500,
+            "No operational bridges available (total bridge count: 0)"
+        ),
     );
     sim.assert_no_errors();
 }

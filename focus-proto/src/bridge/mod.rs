@@ -8,6 +8,7 @@
 //!
 //! Selection and health checks build on these (see the bridges issue).
 
+pub(crate) mod brewery;
 mod events;
 mod registry;
 pub mod selection;

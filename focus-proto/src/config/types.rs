@@ -83,6 +83,12 @@ impl XmppConfig {
         self.client.conference_muc_jid()
     }
 
+    /// Whether the service connection is served by the client connection:
+    /// it is disabled, or it logs in to the same account.
+    pub fn service_is_client(&self) -> bool {
+        !self.service.enabled || self.client.same_account(&self.service)
+    }
+
     /// The connection a brewery named `name` lives on: the service
     /// connection only when it is enabled, as in Jicofo.
     pub fn connection(&self, name: ConnectionName) -> &XmppConnectionConfig {

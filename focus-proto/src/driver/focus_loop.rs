@@ -14,7 +14,7 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::conn::{ConnTask, FromConn, Stop};
 use super::http::{HttpCall, serve};
-use super::settings::{SettingsError, connection_settings, service_is_client};
+use super::settings::{SettingsError, connection_settings};
 use super::tls::{TlsSetupError, Verification, client_config};
 use super::{DeadlineTimer, Runtime, timeout_at};
 use crate::config::Config;
@@ -130,7 +130,7 @@ pub async fn run<R: Runtime>(
         rt,
         focus,
         links: BTreeMap::new(),
-        service_is_client: service_is_client(&config),
+        service_is_client: config.xmpp.service_is_client(),
         waiting: BTreeMap::new(),
         next_http: 0,
     };

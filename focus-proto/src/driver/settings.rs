@@ -78,11 +78,6 @@ pub fn connection_settings(config: &Config) -> Result<Vec<ConnSettings>, Setting
     Ok(out)
 }
 
-/// Whether the service connection is served by the client connection.
-pub(crate) fn service_is_client(config: &Config) -> bool {
-    !config.xmpp.service.enabled || config.xmpp.client.same_account(&config.xmpp.service)
-}
-
 fn one(conn: ConnId, name: &str, c: &XmppConnectionConfig) -> Result<ConnSettings, SettingsError> {
     let key = |k: &str| format!("jicofo.xmpp.{name}.{k}");
     let domain = match c.domain.as_deref() {
@@ -152,7 +147,7 @@ mod tests {
             ServerName::try_from("auth.meet.jitsi").unwrap()
         );
         assert_eq!(s[0].stream.ping_interval, PING_INTERVAL);
-        assert!(service_is_client(&config));
+        assert!(config.xmpp.service_is_client());
     }
 
     #[test]
@@ -181,7 +176,7 @@ mod tests {
         config.xmpp.service = service.clone();
         // Same account: the client connection serves both.
         assert_eq!(connection_settings(&config).unwrap().len(), 1);
-        assert!(service_is_client(&config));
+        assert!(config.xmpp.service_is_client());
 
         service.hostname = "xmpp.jvb.meet.jitsi".to_owned();
         service.port = 6222;
@@ -196,7 +191,7 @@ mod tests {
             s[1].tls_name,
             ServerName::try_from("auth.jvb.meet.jitsi").unwrap()
         );
-        assert!(!service_is_client(&config));
+        assert!(!config.xmpp.service_is_client());
 
         config.xmpp.service.password = None;
         let e = connection_settings(&config).unwrap_err();

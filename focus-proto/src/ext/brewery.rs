@@ -357,15 +357,18 @@ impl HealthCheckOutcome {
             Some("error") => {
                 let error = StanzaError::from_stanza(iq)
                     .unwrap_or_else(|| StanzaError::new(Condition::UndefinedCondition));
-                Ok(match error.condition {
-                    Condition::InternalServerError | Condition::ServiceUnavailable => {
-                        HealthCheckOutcome::Failed(error)
-                    }
-                    _ => HealthCheckOutcome::Unexpected(error),
-                })
+                Ok(Self::from_error(error))
             }
             Some(other) => Err(ParseError::invalid_attribute("type", other)),
             None => Err(ParseError::MissingAttribute("type")),
+        }
+    }
+
+    /// Classifies an error answer by its condition.
+    pub fn from_error(error: StanzaError) -> Self {
+        match error.condition {
+            Condition::InternalServerError | Condition::ServiceUnavailable => Self::Failed(error),
+            _ => Self::Unexpected(error),
         }
     }
 

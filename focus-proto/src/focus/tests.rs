@@ -1,6 +1,7 @@
 //! Tests of the focus's connection handling, self-check and REST answers.
 
 use super::*;
+use crate::bridge::brewery::tests::{Bench, config_with_brewery, stats};
 use crate::http::Method;
 
 fn config() -> Arc<Config> {
@@ -64,68 +65,55 @@ fn iq(xml: &str) -> Element {
 }
 
 #[test]
-fn health_follows_the_connection_and_the_ping() {
+fn health_follows_the_connection_the_bridges_and_the_ping() {
     let now = Instant::now();
     let mut focus = Focus::new(config(), [0; 32], now, SystemTime::UNIX_EPOCH);
     let r = get(&mut focus, now, "/about/health");
     assert_eq!(r.status, 500);
     assert!(String::from_utf8_lossy(&r.body).contains("not established"));
-
     let out = connect(&mut focus, now);
-    let stanzas = sent(&out);
-    assert_eq!(stanzas[0].name(), "presence", "initial presence first");
-    let ping = &stanzas[1];
+    assert_eq!(sent(&out)[0].name(), "presence", "initial presence first");
+    let r = get(&mut focus, now, "/about/health");
+    assert_eq!(r.status, 500, "no brewery, no bridges");
+    assert!(String::from_utf8_lossy(&r.body).starts_with("No operational bridges"));
+
+    // With a bridge, the check pings the XMPP domain.
+    let mut b = Bench::new(config_with_brewery());
+    b.bridge("jvb-a", &stats("eu-west", 0.1));
+    b.out.clear();
+    b.advance(Duration::from_secs(10));
+    let ping = b.take_iq_to("meet.jitsi").expect("ping");
     assert!(ping.has_child("ping", ns::PING));
-    assert_eq!(ping.attr("to"), Some("meet.jitsi"));
-    assert!(out.iter().any(|o| matches!(
-        o,
-        Output::Event(Event::ConnectionUp {
-            conn: ConnId::Client
-        })
-    )));
-    assert_eq!(get(&mut focus, now, "/about/health").status, 200);
-
+    assert!(
+        b.out
+            .iter()
+            .all(|o| !matches!(o, Output::Event(Event::HealthChanged { healthy: true })))
+    );
     // No answer within 5 s: a soft failure.
-    let t = focus.poll_timeout().unwrap();
-    assert_eq!(t, now + Duration::from_secs(5));
-    focus.handle_timeout(t);
-    let r = get(&mut focus, t, "/about/health");
-    assert_eq!(r.status, 503);
-    assert!(String::from_utf8_lossy(&r.body).starts_with("XMPP ping failed"));
+    b.advance(Duration::from_secs(5));
+    let (status, body) = b.get("/about/health");
+    assert_eq!(status, 503);
+    assert!(body.starts_with("XMPP ping failed"));
+    // The next check (every 10 s) is answered: healthy.
+    b.advance(Duration::from_secs(5));
+    let ping = b.take_iq_to("meet.jitsi").expect("ping");
+    b.answer(&ping, "");
+    assert_eq!(b.get("/about/health"), (200, "OK".to_owned()));
+    assert!(
+        b.out
+            .iter()
+            .any(|o| matches!(o, Output::Event(Event::HealthChanged { healthy: true })))
+    );
 
-    // The next check (every 10 s) is answered: healthy again.
-    let t = focus.poll_timeout().unwrap();
-    assert_eq!(t, now + Duration::from_secs(10));
-    focus.handle_timeout(t);
-    let ping = sent(&drain(&mut focus)).pop().unwrap();
-    let id = ping.attr("id").unwrap();
-    let pong = iq(&format!(
-        "<iq xmlns='jabber:client' type='result' id='{id}' from='meet.jitsi'/>"
-    ));
-    focus
-        .handle_input(
-            t,
-            Input::Stanza {
-                conn: ConnId::Client,
-                stanza: pong,
-            },
-        )
-        .unwrap();
-    assert_eq!(get(&mut focus, t, "/about/health").body, b"OK");
-
-    focus
-        .handle_input(
-            t,
-            Input::Disconnected {
-                conn: ConnId::Client,
-                reason: "connection refused".into(),
-            },
-        )
-        .unwrap();
-    let r = get(&mut focus, t, "/about/health");
-    assert_eq!(r.status, 500);
-    assert!(String::from_utf8_lossy(&r.body).contains("connection refused"));
-    assert_eq!(focus.poll_timeout(), None, "no checks while down");
+    let input = Input::Disconnected {
+        conn: ConnId::Client,
+        reason: "connection refused".into(),
+    };
+    b.focus.handle_input(b.now, input).unwrap();
+    let (status, body) = b.get("/about/health");
+    assert_eq!(status, 500);
+    assert!(body.contains("connection refused"));
+    assert_eq!(b.focus.poll_timeout(), None, "no checks while down");
 }
 
 #[test]
