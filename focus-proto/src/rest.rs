@@ -20,12 +20,13 @@ pub fn route(focus: &Focus, now: Instant, request: &HttpRequest) -> HttpResponse
     let get = matches!(request.method, Method::Get | Method::Head);
     let path = request.path.trim_end_matches('/');
     match path {
-        "/about/health" | "/about/version" | "/debug" if !get => method_not_allowed(),
+        "/about/health" | "/about/version" | "/debug" | "/stats" if !get => method_not_allowed(),
         // Served even when `jicofo.health.enabled` is false (unlike Jicofo):
         // docker-jitsi-meet's container check polls it.
         "/about/health" => focus.health(now).to_response(),
         "/about/version" => about_version(),
         "/debug" if focus.config().rest.debug.enabled => debug(focus, now),
+        "/stats" => stats(focus, now),
         _ => HttpResponse::not_found(),
     }
 }
@@ -41,6 +42,61 @@ fn about_version() -> HttpResponse {
         200,
         &json!({ "name": "JiCoFo", "version": VERSION, "os": os }),
     )
+}
+
+/// `GET /stats`: Jicofo's flat statistics object, with the parts this
+/// focus has (conferences, participants, the bridge pool, health).
+fn stats(focus: &Focus, now: Instant) -> HttpResponse {
+    let counters = focus.conferences().stats();
+    let sizes: Vec<usize> = focus
+        .conferences()
+        .iter()
+        .map(|c| c.member_count())
+        .collect();
+    let (operational, total) = focus.bridge_counts(now);
+    let registry = focus.bridges();
+    let versions: std::collections::BTreeSet<String> = registry
+        .into_iter()
+        .flat_map(|r| r.iter())
+        .filter_map(|b| b.full_version())
+        .collect();
+    let mut body = json!({
+        "total_participants": counters.participants_joined,
+        "total_conferences_created": counters.conferences_created,
+        "conferences": sizes.len(),
+        "participants": sizes.iter().sum::<usize>(),
+        "largest_conference": sizes.iter().max().copied().unwrap_or(0),
+        "endpoint_pairs": sizes.iter().map(|n| n * n).sum::<usize>(),
+        "bridge_selector": {
+            "bridge_count": total,
+            "operational_bridge_count": operational,
+            "in_shutdown_bridge_count": registry
+                .into_iter()
+                .flat_map(|r| r.iter())
+                .filter(|b| b.graceful_shutdown)
+                .count(),
+            "lost_bridges": registry.map_or(0, |r| r.lost_bridges),
+            "bridge_version_count": versions.len(),
+        },
+        "version": VERSION,
+    });
+    if focus.config().health.enabled {
+        let health = focus.health(now);
+        let (healthy, message) = match &health {
+            crate::focus::HealthStatus::Healthy => (true, None),
+            crate::focus::HealthStatus::SoftFailure(m)
+            | crate::focus::HealthStatus::HardFailure(m) => (false, Some(m.clone())),
+        };
+        body["healthy"] = json!(healthy);
+        body["health"] = json!({
+            "success": healthy,
+            "hardFailure": !matches!(health, crate::focus::HealthStatus::SoftFailure(_)),
+            "responseCode": null,
+            "sticky": false,
+            "message": message,
+        });
+    }
+    HttpResponse::json(200, &body)
 }
 
 /// `GET /debug`: the conferences with their member counts and the bridge

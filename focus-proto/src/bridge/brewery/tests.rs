@@ -491,6 +491,16 @@ fn bridges_leave_and_the_connection_loss_drops_all() {
             },
         ]
     );
+    let (status, body) = b.get("/stats");
+    assert_eq!(status, 200);
+    let stats: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        stats["bridge_selector"],
+        serde_json::json!({
+            "bridge_count": 1, "operational_bridge_count": 1, "in_shutdown_bridge_count": 0,
+            "lost_bridges": 1, "bridge_version_count": 1,
+        })
+    );
     b.out.clear();
     let input = Input::Disconnected {
         conn: ConnId::Client,
