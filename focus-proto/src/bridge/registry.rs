@@ -314,15 +314,20 @@ impl BridgeRegistry {
     }
 
     /// The focus left the brewery (or lost its connection): every bridge is
-    /// removed.
+    /// removed, and those not shutting down count as lost (as in Jicofo).
     pub fn remove_all(&mut self) -> Vec<BridgeChange> {
-        std::mem::take(&mut self.bridges)
+        let removed: Vec<BridgeChange> = std::mem::take(&mut self.bridges)
             .into_values()
             .map(|b| BridgeChange::Removed {
                 lost: !b.graceful_shutdown && !b.shutting_down,
                 jid: b.jid,
             })
-            .collect()
+            .collect();
+        self.lost_bridges += removed
+            .iter()
+            .filter(|c| matches!(c, BridgeChange::Removed { lost: true, .. }))
+            .count() as u64;
+        removed
     }
 }
 
