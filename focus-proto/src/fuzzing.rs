@@ -245,6 +245,114 @@ pub fn occupant_presence_element(el: &Element) {
     assert_eq!(again, presence);
 }
 
+/// The brewery room of the [`brewery`] target.
+const FUZZ_BREWERY: &str = "jvbbrewery@internal-muc.meet.jitsi";
+
+/// `data` as stanzas to a focus that is in the bridge brewery: each one
+/// also goes through the brewery stats and health answer parsers (stats
+/// must survive a write-and-read round trip), then to the focus, with ten
+/// seconds passing in between so that health checks go out. An IQ answer
+/// whose id is `HC` takes the id of the last health check sent, so answers
+/// reach the health-check code. Whatever happens, the pool holds only
+/// brewery occupants and `/debug` and `/stats` answer.
+pub fn brewery(data: &[u8]) {
+    use crate::ext::brewery::{BridgeStats, HealthCheckOutcome};
+    use crate::focus::{ConnId, Event};
+    let mut config = Config::default();
+    config.xmpp.client.xmpp_domain = Some("meet.jitsi".into());
+    config.bridge.brewery_jid = Some(FUZZ_BREWERY.into());
+    let start = Instant::now();
+    let mut now = start;
+    let mut focus = Focus::new(Arc::new(config), [0; 32], now, SystemTime::UNIX_EPOCH);
+    let jid = jid::FullJid::new("focus@auth.meet.jitsi/focus").expect("a valid JID");
+    let feed = |focus: &mut Focus, now: Instant, stanza: Element| {
+        let input = Input::Stanza {
+            conn: ConnId::Client,
+            stanza,
+        };
+        focus.handle_input(now, input).expect("connected");
+    };
+    let _ = focus.handle_input(
+        now,
+        Input::Connected {
+            conn: ConnId::Client,
+            jid,
+        },
+    );
+    // Join: own presence, then answer the form request and the submit.
+    let own: Element = format!(
+        "<presence xmlns='jabber:client' from='{FUZZ_BREWERY}/focus'><x xmlns='http://jabber.org/protocol/muc#user'>\
+         <item affiliation='owner' role='moderator'/><status code='110'/></x></presence>"
+    )
+    .parse()
+    .expect("valid XML");
+    feed(&mut focus, now, own);
+    let mut last_health_id = String::new();
+    let mut pending_form = true;
+    for el in stanzas(data) {
+        if let Ok(stats) = BridgeStats::parse(&el) {
+            let again = BridgeStats::from_stats(&stats.to_element());
+            assert_eq!(again, stats, "stats survive a round trip");
+        }
+        let _ = HealthCheckOutcome::parse(&el);
+        let mut el = el;
+        if el.name() == "iq" && el.attr("id") == Some("HC") {
+            el.set_attr(
+                rxml::Namespace::NONE,
+                crate::xml::ncname("id"),
+                last_health_id.as_str(),
+            );
+        }
+        feed(&mut focus, now, el);
+        now += Duration::from_secs(10);
+        focus.handle_timeout(now);
+        while let Some(out) = focus.poll_output() {
+            match out {
+                Output::Send { stanza, .. } if stanza.name() == "iq" => {
+                    let id = stanza.attr("id").unwrap_or_default().to_owned();
+                    if stanza.attr("to") == Some(FUZZ_BREWERY) && pending_form {
+                        // Answer the room configuration at once.
+                        let mut answer = iq_result(&stanza, None);
+                        answer.set_attr(
+                            rxml::Namespace::NONE,
+                            crate::xml::ncname("from"),
+                            FUZZ_BREWERY,
+                        );
+                        feed(&mut focus, now, answer);
+                    } else if stanza.has_child("healthcheck", crate::ext::brewery::NS_HEALTHCHECK) {
+                        last_health_id = id;
+                    }
+                }
+                Output::Event(Event::Bridge(crate::bridge::BridgeEvent::BreweryJoined)) => {
+                    pending_form = false;
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(registry) = focus.bridges() {
+        assert!(
+            registry
+                .iter()
+                .all(|b| b.jid.to_bare().as_str() == FUZZ_BREWERY)
+        );
+        assert!(registry.iter().all(|b| b.stress_level.is_finite()));
+    }
+    for path in ["/debug", "/stats"] {
+        let request = crate::http::HttpRequest::new(crate::http::Method::Get, path);
+        let _ = focus.handle_input(
+            now,
+            Input::Http {
+                id: HttpId(1),
+                request,
+            },
+        );
+        let answered = std::iter::from_fn(|| focus.poll_output())
+            .any(|o| matches!(o, Output::Http { response, .. } if response.status == 200));
+        assert!(answered, "{path} answers");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -254,12 +362,13 @@ mod tests {
     fn replay_corpora() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 5] = [
+        let targets: [(&str, Target); 6] = [
             ("xmpp_stream", super::xmpp_stream),
             ("http_request", super::http_request),
             ("hocon", super::hocon),
             ("conference_iq", super::conference_iq),
             ("occupant_presence", super::occupant_presence),
+            ("brewery", super::brewery),
         ];
         let mut replayed = 0;
         for (name, target) in targets {
@@ -282,7 +391,7 @@ mod tests {
     #[test]
     fn stanza_seeds_hold_stanzas() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-        for name in ["conference_iq", "occupant_presence"] {
+        for name in ["conference_iq", "occupant_presence", "brewery"] {
             let Ok(entries) = std::fs::read_dir(root.join(name)) else {
                 continue;
             };
@@ -333,6 +442,7 @@ mod tests {
         fn stanza_targets_survive_anything(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
             super::conference_iq(&data);
             super::occupant_presence(&data);
+            super::brewery(&data);
         }
     }
 }
