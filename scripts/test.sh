@@ -37,6 +37,7 @@ FOCUS_E2E_REQUIRED=1 FOCUS_E2E_NO_BUILD=1 cargo test --workspace
 
 section "benchmark smoke run"
 cargo bench -p focus-proto --bench stream_parse -- --quick
+cargo bench -p focus-proto --bench bridge_selection -- --quick
 cargo bench -p focus-tests --bench conference_requests -- --quick
 
 section "fuzz targets build"

@@ -5,8 +5,9 @@
 //!   sticky and initial values), whether it is operational (with the
 //!   `failure-reset-threshold` rule), and the load the focus put on it.
 //! * [`BridgeRegistry`] is the pool, fed by brewery presence.
-//!
-//! Selection and health checks build on these (see the bridges issue).
+//! * [`selection`] chooses a bridge for a new participant (Jicofo's
+//!   selector and strategies, as a pure function of the pool).
+//! * [`topology`] decides which relays connect a conference's bridges.
 
 pub(crate) mod brewery;
 mod events;
@@ -16,3 +17,8 @@ pub mod topology;
 
 pub use events::BridgeEvent;
 pub use registry::{Bridge, BridgeChange, BridgeRegistry};
+pub use selection::{
+    BridgeSelector, ConferenceBridge, ParticipantProperties, Selected, SelectionError,
+    SelectorConfigError,
+};
+pub use topology::{Cascade, CascadeError, NewLink, NodeLoad, Removal, TopologySelection};

@@ -351,17 +351,6 @@ pub struct BridgeConfig {
     pub load_redistribution: LoadRedistribution,
 }
 
-impl BridgeConfig {
-    /// The regions considered close to `region` (itself included).
-    pub fn region_group(&self, region: &str) -> Vec<String> {
-        self.region_groups
-            .iter()
-            .find(|g| g.iter().any(|r| r == region))
-            .cloned()
-            .unwrap_or_else(|| vec![region.to_owned()])
-    }
-}
-
 /// `jicofo.bridge.health-checks`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "kebab-case")]

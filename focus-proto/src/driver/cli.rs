@@ -104,6 +104,13 @@ fn load_config(path: &std::path::Path) -> Option<Arc<Config>> {
         eprintln!("error: {e} (in {})", path.display());
         return None;
     }
+    if let Err(e) = crate::bridge::BridgeSelector::new(&config) {
+        eprintln!(
+            "error: jicofo.bridge.selection-strategy: {e} (in {})",
+            path.display()
+        );
+        return None;
+    }
     info!(file = %path.display(), "configuration loaded");
     Some(Arc::new(config))
 }

@@ -1,2 +1,0 @@
-//! Bridge selection: which bridge a participant of a conference goes to.
-//! (Being written; see the bridges issue.)
