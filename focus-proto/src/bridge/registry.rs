@@ -8,7 +8,7 @@ use minidom::Element;
 use tracing::{debug, info, warn};
 
 use crate::config::BridgeConfig;
-use crate::ext::brewery::BridgeStats;
+use crate::ext::brewery::{BridgeStats, names};
 use crate::ext::presence::{OccupantPresence, PresenceKind};
 
 /// One bridge, keyed by its occupant JID in the brewery
@@ -292,6 +292,19 @@ impl BridgeRegistry {
                         return None;
                     }
                 };
+                // A load the focus cannot read must not make the bridge look
+                // idle (Jicofo would sort a NaN stress last).
+                if let Some(bad) = stats
+                    .rejected
+                    .iter()
+                    .find(|n| [names::STRESS_LEVEL, names::AVERAGE_PARTICIPANT_STRESS].contains(n))
+                {
+                    warn!(bridge = %from, stat = bad, "brewery presence with an unusable load ignored");
+                    return None;
+                }
+                if !stats.rejected.is_empty() {
+                    debug!(bridge = %from, stats = ?stats.rejected, "unusable bridge stats read as absent");
+                }
                 if let Some(bridge) = self.bridges.get_mut(&from) {
                     let shutting_down_started = bridge.apply(now, &stats);
                     return Some(BridgeChange::Updated {

@@ -127,6 +127,9 @@ pub struct BridgeStats {
     /// The other stats as `(name, value)`, in order, first of each name,
     /// names and values at most [`MAX_STAT_BYTES`].
     pub other: Vec<(String, String)>,
+    /// Typed stats that were present but unusable (read as absent), by
+    /// name: the caller may distrust the whole presence. Never written.
+    pub rejected: Vec<&'static str>,
 }
 
 impl BridgeStats {
@@ -171,6 +174,34 @@ impl BridgeStats {
 
     /// Records one stat (the first of its name).
     fn set(&mut self, name: &str, value: &str) {
+        self.set_typed(name, value);
+        if let Some(known) = names::KNOWN.iter().find(|k| **k == name)
+            && self.is_absent(known)
+        {
+            self.rejected.push(known);
+        }
+    }
+
+    /// Whether the typed stat `name` is absent.
+    fn is_absent(&self, name: &str) -> bool {
+        match name {
+            names::STRESS_LEVEL => self.stress_level.is_none(),
+            names::AVERAGE_PARTICIPANT_STRESS => self.average_participant_stress.is_none(),
+            names::REGION => self.region.is_none(),
+            names::RELAY_ID => self.relay_id.is_none(),
+            names::VERSION => self.version.is_none(),
+            names::RELEASE => self.release.is_none(),
+            names::PARTICIPANTS => self.participants.is_none(),
+            names::ENDPOINTS => self.endpoints.is_none(),
+            names::CONFERENCES => self.conferences.is_none(),
+            names::VISITORS => self.visitors.is_none(),
+            names::CURRENT_TIMESTAMP => self.current_timestamp.is_none(),
+            // Booleans always read as something.
+            _ => false,
+        }
+    }
+
+    fn set_typed(&mut self, name: &str, value: &str) {
         match name {
             names::STRESS_LEVEL => self.stress_level = parse_double(value),
             names::AVERAGE_PARTICIPANT_STRESS => {

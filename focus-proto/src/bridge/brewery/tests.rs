@@ -579,12 +579,29 @@ fn hostile_brewery_input_is_ignored() {
     };
     b.focus.handle_input(b.now, input).expect("input");
     b.drain();
+    // An unreadable load: the presence is not applied at all.
+    assert_eq!(b.focus.bridges().map(|r| r.len()), Some(0));
+    // Other bad stats read as absent.
+    let presence = Element::builder("presence", ns::CLIENT)
+        .attr(crate::xml::ncname("from"), format!("{BREWERY}/odd"))
+        .append(
+            Element::builder("stats", "http://jitsi.org/protocol/colibri")
+                .append(stat("stress_level", "0.25"))
+                .append(stat("participants", "-5"))
+                .append(stat("region", &long))
+                .append(stat("drain", "false")),
+        )
+        .build();
+    let input = Input::Stanza {
+        conn: ConnId::Client,
+        stanza: presence,
+    };
+    b.focus.handle_input(b.now, input).expect("input");
+    b.drain();
     let registry = b.focus.bridges().expect("pool");
-    let evil = registry
-        .get(&jid("evil"))
-        .expect("a bridge, with the bad stats absent");
-    assert_eq!(evil.stress_level, 0.0);
-    assert_eq!(evil.region, None);
+    let odd = registry.get(&jid("odd")).expect("added");
+    assert_eq!(odd.stress_level, 0.25);
+    assert_eq!(odd.region, None);
     // Not from the brewery, or without stats: nothing.
     b.out.clear();
     b.feed(

@@ -70,6 +70,7 @@ fn jvb_presence() {
                 ("bit_rate_download".to_owned(), "1834".to_owned()),
                 ("rtt_aggregate".to_owned(), "41.5".to_owned()),
             ],
+            rejected: Vec::new(),
         }
     );
     assert_eq!(
@@ -145,7 +146,9 @@ fn odd_stress_values_are_absent() {
         "0,5",
         "1e400",
     ] {
-        assert_eq!(parse_one("stress_level", bad).stress_level, None, "{bad:?}");
+        let stats = parse_one("stress_level", bad);
+        assert_eq!(stats.stress_level, None, "{bad:?}");
+        assert_eq!(stats.rejected, ["stress_level"], "{bad:?}");
         assert_eq!(
             parse_one("average_participant_stress", bad).average_participant_stress,
             None,
@@ -204,7 +207,17 @@ fn long_strings_are_absent() {
         "current_timestamp",
     ] {
         let stats = parse_one(name, &long);
-        assert_eq!(stats, BridgeStats::default(), "{name}");
+        let rejected = BridgeStats {
+            rejected: vec![
+                names::KNOWN
+                    .iter()
+                    .find(|k| **k == name)
+                    .copied()
+                    .unwrap_or_default(),
+            ],
+            ..BridgeStats::default()
+        };
+        assert_eq!(stats, rejected, "{name}");
     }
     let stats = parse_one("stress_level", &format!("0.{}", "1".repeat(2000)));
     assert_eq!(stats.stress_level, None);
@@ -496,6 +509,7 @@ prop_compose! {
                 .into_iter()
                 .filter(|(name, _)| !names::KNOWN.contains(&name.as_str()))
                 .collect(),
+            rejected: Vec::new(),
         }
     }
 }
