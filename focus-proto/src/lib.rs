@@ -19,6 +19,7 @@ pub mod focus;
 pub mod http;
 pub mod rest;
 pub mod rng;
+pub mod source;
 pub mod timers;
 pub mod xml;
 pub mod xmpp;

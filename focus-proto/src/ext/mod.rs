@@ -16,6 +16,7 @@
 pub mod brewery;
 pub mod conference_iq;
 pub mod error;
+pub mod jingle;
 pub mod muc;
 pub mod presence;
 pub mod room_metadata;

@@ -1,0 +1,1 @@
+//! Jingle with Jitsi's additions. (Being written; see the conference issue.)

@@ -1,0 +1,2 @@
+//! Media sources: SSRCs, groups, per-endpoint sets and the validated
+//! conference source map. (Being written; see the conference issue.)
