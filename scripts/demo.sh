@@ -182,6 +182,48 @@ wait_healthy() {
 # bridge emulators joining the brewery, then simulated participants asking
 # focus.meet.jitsi for a conference.
 
+# Two emulated Jitsi Videobridges (tests/src/bin/bridge-emulator.rs) log in
+# as the jvb account and join jvbbrewery@$XMPP_INTERNAL_MUC_DOMAIN: the
+# focus's bridge pool. Their log goes to the terminal and to
+# bridge-NICK.log; SIGTERM makes them leave the brewery cleanly.
+start_bridges() {
+    local dir=debug
+    [ "$PROFILE" = dev ] || dir="$PROFILE"
+    say "building the bridge emulator"
+    cargo build --profile "$PROFILE" -p focus-tests --bin bridge-emulator >&2 ||
+        fail "the bridge emulator build failed"
+    bridge_bin="${CARGO_TARGET_DIR:-target}/$dir/bridge-emulator"
+    [ -x "$bridge_bin" ] || fail "no binary at $bridge_bin"
+    bridge_pids=()
+    local spec nick region relay seed
+    for spec in "jvb-us-east us-east relay-us-east 1" "jvb-eu-west eu-west relay-eu-west 2"; do
+        read -r nick region relay seed <<<"$spec"
+        say "starting bridge emulator $nick (region $region, relay id $relay)"
+        # stdin from /dev/null: at its end the emulator keeps running.
+        JVB_AUTH_PASSWORD="$JVB_AUTH_PASSWORD" "$bridge_bin" \
+            --port "$XMPP_PORT" --ca-cert "$PROSODY_CA_CERT" \
+            --domain "$XMPP_AUTH_DOMAIN" --user jvb \
+            --brewery "jvbbrewery@$XMPP_INTERNAL_MUC_DOMAIN" \
+            --nick "$nick" --region "$region" --relay-id "$relay" --seed "$seed" \
+            </dev/null \
+            > >(trap '' INT; tee -a "$demo_dir/bridge-$nick.log" | sed -u "s/^/  [$nick] /" >&2) 2>&1 &
+        bridge_pids+=("$!")
+    done
+    on_exit 'stop_bridges'
+}
+
+stop_bridges() {
+    local pid
+    for pid in "${bridge_pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null || continue
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    say "stopping the bridge emulators (SIGTERM: they leave the brewery)"
+    for pid in "${bridge_pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 run_until_stopped() {
     say "the focus is connected to Prosody as $FOCUS_JID."
     say "try: curl -s http://127.0.0.1:$REST_PORT/about/health ; Prosody's log: $PROSODY_LOG"
@@ -212,5 +254,6 @@ make_demo_dir
 start_prosody
 write_focus_config
 start_focus
+start_bridges
 wait_healthy
 run_until_stopped

@@ -28,6 +28,7 @@
 //! `info`); `FOCUS_E2E_PROSODY_LOG_LEVEL=debug` logs every stanza in
 //! Prosody's log; `FOCUS_E2E_NO_BUILD=1` uses the binaries as they are.
 
+pub mod bridge;
 mod conf;
 mod focus;
 mod http;
@@ -36,6 +37,9 @@ mod prosody;
 
 use std::path::{Path, PathBuf};
 
+pub use bridge::{
+    BridgeEmulatorProcess, brewery_jid, bridge_emulator_args, bridge_emulator_binary,
+};
 pub use conf::{hocon_string, jicofo_conf};
 pub use focus::{FocusProcess, NO_ENV, Runtime, focus_binary};
 pub use http::{HttpResponse, http_get, http_post_json, http_request};

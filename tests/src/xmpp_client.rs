@@ -99,9 +99,23 @@ impl TestClient {
         user: &str,
         password: &str,
     ) -> io::Result<Self> {
+        Self::login_with_resource(port, ca_pem, domain, user, password, "test")
+    }
+
+    /// [`TestClient::login`] binding `resource` instead of `test`, so that
+    /// several clients can share one account (Prosody would replace an
+    /// older session that binds the same resource).
+    pub fn login_with_resource(
+        port: u16,
+        ca_pem: &Path,
+        domain: &str,
+        user: &str,
+        password: &str,
+        resource: &str,
+    ) -> io::Result<Self> {
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
         tcp.set_read_timeout(Some(Duration::from_millis(100)))?;
-        let mut config = StreamConfig::new(domain, user, password, "test");
+        let mut config = StreamConfig::new(domain, user, password, resource);
         config.ping_interval = Duration::ZERO;
         let seed = [0x5a; 32];
         let stream = XmppStream::new(config, Instant::now(), seed);

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use focus_tests::e2e::{
-    FocusProcess, NO_ENV, Prosody, ProsodyOptions, Runtime, e2e_enabled, focus_binary, free_port,
-    hocon_string, jicofo_conf,
+    BridgeEmulatorProcess, FocusProcess, NO_ENV, Prosody, ProsodyOptions, Runtime, brewery_jid,
+    e2e_enabled, focus_binary, free_port, hocon_string, jicofo_conf,
 };
+use focus_tests::emulator::BridgeOptions;
 use focus_tests::xmpp_client::TestClient;
 use minidom::Element;
 
@@ -42,6 +43,15 @@ fn connected_focus(rt: Runtime, prosody: &Prosody) -> FocusProcess {
     focus
 }
 
+/// An emulated bridge in `prosody`'s brewery: the focus is healthy only
+/// with an operational bridge, as Jicofo.
+fn bridge(prosody: &Prosody) -> BridgeEmulatorProcess {
+    let opts = BridgeOptions::new(&brewery_jid(prosody), "jvb-1");
+    let jvb = BridgeEmulatorProcess::spawn(prosody, &opts);
+    assert!(jvb.wait_ready(CONNECT), "the bridge emulator never joined");
+    jvb
+}
+
 /// The first log line containing `needle`.
 fn line_with(focus: &FocusProcess, needle: &str) -> String {
     focus
@@ -52,12 +62,14 @@ fn line_with(focus: &FocusProcess, needle: &str) -> String {
         .to_owned()
 }
 
-/// (a) STARTTLS + SCRAM login, health 200, version 200, SIGTERM exits 0.
+/// (a) STARTTLS + SCRAM login, health 200 (with a bridge), version 200,
+/// SIGTERM exits 0.
 fn logs_in_with_starttls_and_scram(rt: Runtime) {
     if !e2e_enabled() {
         return;
     }
     let prosody = Prosody::start(ProsodyOptions::default());
+    let _jvb = bridge(&prosody);
     let conf = jicofo_conf(&prosody, free_port(), &[]);
     let env = [
         ("SSL_CERT_FILE", Some(prosody.ca_cert().into_os_string())),
@@ -112,6 +124,7 @@ fn untrusted_certificate_is_refused_unless_verification_is_off(rt: Runtime) {
         return;
     }
     let prosody = Prosody::start(ProsodyOptions::default());
+    let _jvb = bridge(&prosody);
 
     // No SSL_CERT_FILE: FocusProcess leaves only the system store.
     let conf = jicofo_conf(&prosody, free_port(), &[]);
@@ -164,6 +177,8 @@ fn reconnects_after_prosody_restart(rt: Runtime) {
     let mut prosody = Prosody::start(ProsodyOptions::default());
     let mut focus = connected_focus(rt, &prosody);
     prosody.restart();
+    // The emulator does not reconnect; a fresh one joins the new Prosody.
+    let _jvb = bridge(&prosody);
     assert!(
         focus.wait_for_log("connection lost", CONNECT),
         "the loss was not noticed:\n{}",

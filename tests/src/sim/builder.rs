@@ -6,6 +6,7 @@ use std::sync::Arc;
 use focus_proto::config::Config;
 
 use super::Sim;
+use super::bridge::BREWERY_JID;
 use super::muc::MucOptions;
 use super::net::Faults;
 use super::server::ServerConfig;
@@ -99,6 +100,14 @@ impl SimBuilder {
     pub fn config_hocon(mut self, text: &str) -> Self {
         self.hocon.push(text.to_owned());
         self
+    }
+
+    /// The focus joins the bridge brewery [`BREWERY_JID`]
+    /// (docker-jitsi-meet's): the same as
+    /// `config_hocon(r#"jicofo.bridge.brewery-jid = "jvbbrewery@internal-muc.meet.jitsi""#)`.
+    /// Without it (or that key) the focus knows no bridges.
+    pub fn with_brewery(self) -> Self {
+        self.config_hocon(&format!("jicofo.bridge.brewery-jid = \"{BREWERY_JID}\""))
     }
 
     /// Link latency and faults (default: [`Faults::none`]).

@@ -24,10 +24,14 @@
 //!
 //! Nothing happens by itself: [`Sim::step`] jumps the [`Clock`] to the
 //! earliest of the focus's `poll_timeout`, the next delivery on a link and
-//! the next participant timer, and handles everything due then (in
-//! `(time, sequence)` order), draining every output. The `run_*` methods
-//! repeat it. The same seed and the same calls give the same
+//! the next participant or bridge timer, and handles everything due then
+//! (in `(time, sequence)` order), draining every output. The `run_*`
+//! methods repeat it. The same seed and the same calls give the same
 //! [`Sim::trace_text`], byte for byte.
+//!
+//! Simulated bridges ([`Sim::add_bridge`]: an [`EmulatedBridge`] logged in
+//! as `jvb@auth.meet.jitsi/<nick>`) are peers like the participants; the
+//! focus sees them when built [`with_brewery`](SimBuilder::with_brewery).
 //!
 //! # Faithful to Prosody 0.12 (docker-jitsi-meet layout)
 //!
@@ -57,6 +61,7 @@
 //! hash, not SHA-1; login is instant; stanzas are routed by the server at
 //! arrival with no processing time.
 
+mod bridge;
 mod builder;
 mod clock;
 mod logs;
@@ -78,6 +83,8 @@ use focus_proto::rng::FocusRng;
 use focus_proto::{ConnId, Event, Focus, HttpId, Input, Output};
 use minidom::Element;
 
+pub use crate::emulator::{BridgeOptions, Control, EmulatedBridge};
+pub use bridge::{BREWERY_JID, BRIDGE_ACCOUNT, BridgeId, BridgeState};
 pub use builder::{BASE_HOCON, SimBuilder};
 pub use clock::{Clock, Timeline};
 pub use muc::{Affiliation, MucOptions, MucService, OccupantView, Role, Room, Whois};
@@ -113,6 +120,7 @@ pub struct Received {
 enum Peer {
     Focus,
     Participant(usize),
+    Bridge(usize),
     Raw,
 }
 
@@ -151,6 +159,7 @@ pub struct Sim {
     participant_sessions: Vec<SessionId>,
     timers: BTreeSet<(Instant, usize)>,
     timer_of: Vec<Option<Instant>>,
+    bridges: bridge::Bridges,
     inboxes: BTreeMap<SessionId, Vec<Received>>,
     peer_rng: FocusRng,
     events: Vec<(Duration, Event)>,
@@ -238,6 +247,7 @@ impl Sim {
             participant_sessions: Vec::new(),
             timers: BTreeSet::new(),
             timer_of: Vec::new(),
+            bridges: bridge::Bridges::default(),
             inboxes: BTreeMap::new(),
             peer_rng,
             events: Vec::new(),
@@ -271,13 +281,14 @@ impl Sim {
         u64::try_from(self.clock.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// When something next happens: a delivery, a focus deadline or a
-    /// participant timer.
+    /// When something next happens: a delivery, a focus deadline, a
+    /// participant timer or a bridge timer.
     pub fn next_wakeup(&self) -> Option<Instant> {
         [
             self.queue.next_time(),
             self.focus.as_ref().and_then(Focus::poll_timeout),
             self.timers.first().map(|(at, _)| *at),
+            self.bridges.next_timer(),
         ]
         .into_iter()
         .flatten()
@@ -285,7 +296,7 @@ impl Sim {
     }
 
     /// Whether nothing is in flight and no participant waits on a timer
-    /// (the focus's own periodic timers do not count).
+    /// (the focus's and the bridges' periodic timers do not count).
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.timers.is_empty()
     }
@@ -379,6 +390,9 @@ impl Sim {
                 self.drain_participant(i);
                 continue;
             }
+            if self.fire_bridge_timer() {
+                continue;
+            }
             break;
         }
     }
@@ -447,6 +461,7 @@ impl Sim {
                 self.participants[i].handle_stanza(now, &stanza);
                 self.drain_participant(i);
             }
+            Some(Peer::Bridge(i)) => self.bridge_stanza(i, to, &stanza),
             Some(Peer::Raw) | None => {
                 self.inboxes
                     .entry(to)
@@ -639,6 +654,7 @@ impl Sim {
                 self.participants[i].disconnected();
                 self.drain_participant(i);
             }
+            Some(Peer::Bridge(i)) => self.bridge_closed(i, session),
             _ => {}
         }
     }

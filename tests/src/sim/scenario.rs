@@ -158,7 +158,7 @@ impl Sim {
         id
     }
 
-    fn login_jid(&self, raw: &str) -> String {
+    pub(super) fn login_jid(&self, raw: &str) -> String {
         let Some(jid) = normalize(raw) else {
             panic!("sim: {raw:?} is not a valid JID");
         };
@@ -289,11 +289,14 @@ impl Sim {
         }
         match self.peers.get(&session).copied() {
             Some(Peer::Participant(i)) => self.disconnect(super::ParticipantId(i)),
+            Some(Peer::Bridge(i)) if self.bridge_session(super::BridgeId(i)) == session => {
+                self.crash_bridge(super::BridgeId(i));
+            }
             _ => self.cut(session),
         }
     }
 
-    fn cut(&mut self, session: SessionId) {
+    pub(super) fn cut(&mut self, session: SessionId) {
         let at = self.clock.elapsed();
         let jid = self.session_jid(session);
         self.trace.note(at, format!("harness: cut {jid}"));
