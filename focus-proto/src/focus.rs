@@ -215,6 +215,8 @@ pub struct Focus {
     /// The last finished self-check: when, and its verdict.
     health: Option<(Instant, HealthStatus)>,
     last_reported_health: Option<bool>,
+    /// Connections lost since the start (`xmpp_disconnects_total`).
+    xmpp_disconnects: u64,
 }
 
 impl Focus {
@@ -237,6 +239,7 @@ impl Focus {
             conferences: Conferences::new(),
             health: None,
             last_reported_health: None,
+            xmpp_disconnects: 0,
         }
     }
 
@@ -341,6 +344,11 @@ impl Focus {
     /// The bridge pool; `None` when no bridge brewery is configured.
     pub fn bridges(&self) -> Option<&BridgeRegistry> {
         self.brewery.as_ref().map(Brewery::registry)
+    }
+
+    /// XMPP connections lost since the start.
+    pub fn xmpp_disconnects(&self) -> u64 {
+        self.xmpp_disconnects
     }
 
     /// The authentication sessions.
@@ -471,6 +479,7 @@ impl Focus {
 
     fn on_disconnected(&mut self, now: Instant, conn: ConnId, reason: String) {
         if self.connections.remove(&conn).is_some() {
+            self.xmpp_disconnects += 1;
             self.outputs
                 .push_back(Output::Event(Event::ConnectionDown { conn: conn.clone() }));
         }

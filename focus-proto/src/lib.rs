@@ -17,6 +17,7 @@ pub mod driver;
 pub mod ext;
 pub mod focus;
 pub mod http;
+pub mod metrics;
 pub mod rest;
 pub mod rng;
 pub mod source;

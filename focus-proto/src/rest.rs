@@ -20,13 +20,16 @@ pub fn route(focus: &Focus, now: Instant, request: &HttpRequest) -> HttpResponse
     let get = matches!(request.method, Method::Get | Method::Head);
     let path = request.path.trim_end_matches('/');
     match path {
-        "/about/health" | "/about/version" | "/debug" | "/stats" if !get => method_not_allowed(),
+        "/about/health" | "/about/version" | "/debug" | "/stats" | "/metrics" if !get => {
+            method_not_allowed()
+        }
         // Served even when `jicofo.health.enabled` is false (unlike Jicofo):
         // docker-jitsi-meet's container check polls it.
         "/about/health" => focus.health(now).to_response(),
         "/about/version" => about_version(),
         "/debug" if focus.config().rest.debug.enabled => debug(focus, now),
         "/stats" => stats(focus, now),
+        "/metrics" if focus.config().rest.prometheus.enabled => metrics(focus, now, request),
         _ => HttpResponse::not_found(),
     }
 }
@@ -97,6 +100,28 @@ fn stats(focus: &Focus, now: Instant) -> HttpResponse {
         });
     }
     HttpResponse::json(200, &body)
+}
+
+/// `GET /metrics`, in the format the `Accept` header negotiates.
+fn metrics(focus: &Focus, now: Instant, request: &HttpRequest) -> HttpResponse {
+    use crate::metrics::{Format, Sample, to_json, to_prometheus_text, to_text};
+    let samples = Sample::collect(focus, now);
+    let (content_type, body) = match Format::negotiate(request.header("accept")) {
+        Format::Json => return HttpResponse::json(200, &to_json(&samples)),
+        Format::PrometheusText => (
+            "text/plain; version=0.0.4; charset=utf-8",
+            to_prometheus_text(&samples),
+        ),
+        Format::OpenMetrics => (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            to_text(&samples),
+        ),
+    };
+    HttpResponse {
+        status: 200,
+        content_type,
+        body: body.into_bytes(),
+    }
 }
 
 /// `GET /debug`: the conferences with their member counts and the bridge
