@@ -29,6 +29,7 @@
 //! Prosody's log; `FOCUS_E2E_NO_BUILD=1` uses the binaries as they are.
 
 pub mod bridge;
+mod child;
 mod conf;
 mod focus;
 mod http;
@@ -45,6 +46,27 @@ pub use focus::{FocusProcess, NO_ENV, Runtime, focus_binary};
 pub use http::{HttpResponse, http_get, http_post_json, http_request};
 pub use ports::{free_port, free_ports};
 pub use prosody::{FocusMode, Prosody, ProsodyOptions, parse_vars};
+
+/// Declares the test functions `name`s of the calling file (each takes a
+/// [`Runtime`]) once per runtime, as `#[test]`s `tokio::<name>` and
+/// `async_std::<name>`.
+///
+/// ```ignore
+/// fn answers_an_xmpp_ping(rt: Runtime) { /* ... */ }
+///
+/// focus_tests::on_both_runtimes!(answers_an_xmpp_ping);
+/// ```
+#[macro_export]
+macro_rules! on_both_runtimes {
+    ($($name:ident),* $(,)?) => {
+        mod tokio {
+            $(#[test] fn $name() { super::$name($crate::e2e::Runtime::Tokio) })*
+        }
+        mod async_std {
+            $(#[test] fn $name() { super::$name($crate::e2e::Runtime::AsyncStd) })*
+        }
+    };
+}
 
 /// The workspace root (the parent of this crate).
 pub fn workspace_root() -> PathBuf {

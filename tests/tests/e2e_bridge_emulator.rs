@@ -80,6 +80,18 @@ fn stats_presence(focus: &mut TestClient, occupant: &str) -> Element {
         .unwrap_or_else(|e| panic!("no stats presence from {occupant}: {e}"))
 }
 
+/// Waits for the unavailable presence of `occupant` (it left the brewery);
+/// panics with `what` when none comes.
+fn wait_unavailable(focus: &mut TestClient, occupant: &str, what: &str) {
+    focus
+        .wait_for(WAIT, |s| {
+            s.name() == "presence"
+                && s.attr("from") == Some(occupant)
+                && s.attr("type") == Some("unavailable")
+        })
+        .expect(what);
+}
+
 #[test]
 fn two_emulators_join_the_brewery_and_answer_health_and_colibri2() {
     if !e2e_enabled() {
@@ -312,20 +324,12 @@ fn two_emulators_join_the_brewery_and_answer_health_and_colibri2() {
     // quit: a clean leave; crash: Prosody removes the occupant.
     let status = jvb_us.quit();
     assert!(status.success(), "{status}:\n{}", jvb_us.logs());
-    focus
-        .wait_for(WAIT, |s| {
-            s.name() == "presence"
-                && s.attr("from") == Some(us_jid.as_str())
-                && s.attr("type") == Some("unavailable")
-        })
-        .expect("jvb-us left the brewery");
+    wait_unavailable(&mut focus, &us_jid, "jvb-us left the brewery");
     jvb_eu.crash();
-    focus
-        .wait_for(WAIT, |s| {
-            s.name() == "presence"
-                && s.attr("from") == Some(eu_jid.as_str())
-                && s.attr("type") == Some("unavailable")
-        })
-        .expect("the crashed jvb-eu was removed from the brewery");
+    wait_unavailable(
+        &mut focus,
+        &eu_jid,
+        "the crashed jvb-eu was removed from the brewery",
+    );
     focus.close();
 }

@@ -25,6 +25,19 @@ const VERDICT: Duration = Duration::from_secs(30);
 
 const READY: &str = "XMPP connection ready";
 
+/// Calls `probe` every 200 ms until it gives `Ok`, and returns that;
+/// panics with the last `Err` once `within` has passed.
+fn poll<T>(within: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let end = Instant::now() + within;
+    loop {
+        match probe() {
+            Ok(found) => return found,
+            Err(last) => assert!(Instant::now() < end, "{last}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 struct Deployment {
     // Dropped first: killed while Prosody still runs.
     focus: FocusProcess,
@@ -102,34 +115,29 @@ impl Deployment {
 
     /// Polls until `pred` holds for bridge `nick`'s `/debug` object.
     fn wait_bridge(&self, nick: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let end = Instant::now() + within;
-        loop {
+        poll(within, || {
             let seen = self.debug_bridge(nick);
-            if let Some(b) = seen.as_ref().filter(|b| pred(b)) {
-                return b.clone();
+            match seen.as_ref().filter(|b| pred(b)) {
+                Some(b) => Ok(b.clone()),
+                None => Err(format!(
+                    "bridge {nick} never reached the expected state; last seen: {seen:?}"
+                )),
             }
-            assert!(
-                Instant::now() < end,
-                "bridge {nick} never reached the expected state; last seen: {seen:?}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     }
 
     /// Polls until `pred` holds for `/stats`.
     fn wait_stats(&self, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let end = Instant::now() + within;
-        loop {
+        poll(within, || {
             let stats = self.json("/stats");
             if pred(&stats) {
-                return stats;
+                Ok(stats)
+            } else {
+                Err(format!(
+                    "/stats never reached the expected state; last: {stats}"
+                ))
             }
-            assert!(
-                Instant::now() < end,
-                "/stats never reached the expected state; last: {stats}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     }
 }
 
@@ -200,19 +208,18 @@ fn silent_and_unhealthy_bridges_are_marked_failed(rt: Runtime) {
         d.focus.wait_for_log("health check failed", VERDICT),
         "the failure is not logged"
     );
-    let end = Instant::now() + VERDICT;
-    loop {
+    let body = poll(VERDICT, || {
         let (status, body) = d.focus.http_get("/about/health").expect("health answers");
         if status == 500 {
-            assert_eq!(
-                body.trim(),
-                "No operational bridges available (total bridge count: 2)"
-            );
-            break;
+            Ok(body)
+        } else {
+            Err(format!("still {status} {body}"))
         }
-        assert!(Instant::now() < end, "still {status} {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
+    assert_eq!(
+        body.trim(),
+        "No operational bridges available (total bridge count: 2)"
+    );
 }
 
 /// A crashed bridge is removed and counted lost; one that shuts down
@@ -237,19 +244,8 @@ fn crashed_and_departed_bridges_are_removed(rt: Runtime) {
     assert!(d.debug_bridge("jvb-eu").is_none());
 }
 
-/// Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
-macro_rules! on_both_runtimes {
-    ($($name:ident),* $(,)?) => {
-        mod tokio {
-            $(#[test] fn $name() { super::$name(super::Runtime::Tokio) })*
-        }
-        mod async_std {
-            $(#[test] fn $name() { super::$name(super::Runtime::AsyncStd) })*
-        }
-    };
-}
-
-on_both_runtimes!(
+// Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
+focus_tests::on_both_runtimes!(
     focus_lists_both_bridges_with_their_stats,
     silent_and_unhealthy_bridges_are_marked_failed,
     crashed_and_departed_bridges_are_removed,

@@ -777,19 +777,8 @@ fn conference_request_without_room_is_a_bad_request(rt: Runtime) {
     client.close();
 }
 
-/// Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
-macro_rules! on_both_runtimes {
-    ($($name:ident),* $(,)?) => {
-        mod tokio {
-            $(#[test] fn $name() { super::$name(super::Runtime::Tokio) })*
-        }
-        mod async_std {
-            $(#[test] fn $name() { super::$name(super::Runtime::AsyncStd) })*
-        }
-    };
-}
-
-on_both_runtimes!(
+// Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
+focus_tests::on_both_runtimes!(
     conference_request_is_answered_ready,
     focus_is_an_owner_occupant_of_the_room,
     first_participant_is_made_owner,

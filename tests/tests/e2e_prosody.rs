@@ -291,19 +291,8 @@ fn answers_an_xmpp_ping(rt: Runtime) {
     peer.close();
 }
 
-/// Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
-macro_rules! on_both_runtimes {
-    ($($name:ident),* $(,)?) => {
-        mod tokio {
-            $(#[test] fn $name() { super::$name(super::Runtime::Tokio) })*
-        }
-        mod async_std {
-            $(#[test] fn $name() { super::$name(super::Runtime::AsyncStd) })*
-        }
-    };
-}
-
-on_both_runtimes!(
+// Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
+focus_tests::on_both_runtimes!(
     logs_in_with_starttls_and_scram,
     untrusted_certificate_is_refused_unless_verification_is_off,
     reconnects_after_prosody_restart,

@@ -11,14 +11,13 @@ use std::time::Duration;
 use focus_proto::Event;
 use focus_proto::bridge::{Bridge, BridgeEvent, BridgeRegistry};
 use focus_proto::http::{HttpRequest, HttpResponse, Method};
+use focus_tests::emulator::presence_with_stats;
 use focus_tests::sim::{
-    BREWERY_JID, BridgeId, BridgeOptions, BridgeState, Control, Faults, LinkFaults, NS_CLIENT,
-    NS_MUC, SessionId, Sim, TraceKind, xml,
+    BREWERY_JID, BridgeId, BridgeOptions, BridgeState, Control, Faults, LinkFaults, SessionId, Sim,
+    TraceKind, xml,
 };
 use jid::FullJid;
 use minidom::Element;
-
-const NS_COLIBRI: &str = "http://jitsi.org/protocol/colibri";
 
 const FOCUS: &str = "focus@auth.meet.jitsi/focus";
 /// The focus's own occupant in the brewery (its nickname is its username).
@@ -138,6 +137,22 @@ fn wait_known(sim: &mut Sim, jid: &str) {
     );
 }
 
+/// Adds bridges of `options` (all at once) and runs until the focus knows
+/// each; their ids and occupant JIDs.
+fn add_known_bridges<const N: usize>(
+    sim: &mut Sim,
+    options: [BridgeOptions; N],
+) -> [(BridgeId, String); N] {
+    let added = options.map(|o| {
+        let id = sim.add_bridge(o);
+        (id, sim.bridge_jid(id))
+    });
+    for (_, jid) in &added {
+        wait_known(sim, jid);
+    }
+    added
+}
+
 /// Runs until `ev` has been emitted (after `since`), up to `limit`;
 /// returns when.
 fn wait_event(sim: &mut Sim, ev: &BridgeEvent, since: Duration, limit: Duration) -> Duration {
@@ -154,6 +169,22 @@ fn wait_event(sim: &mut Sim, ev: &BridgeEvent, since: Duration, limit: Duration)
             bridge_events(sim)
         )
     })
+}
+
+/// Runs until bridge `jid` passed its first health check (one interval
+/// after it appeared); that event.
+fn wait_first_pass(sim: &mut Sim, jid: &str) -> BridgeEvent {
+    let passed = BridgeEvent::HealthCheckPassed { jid: full(jid) };
+    wait_event(sim, &passed, Duration::ZERO, secs(3));
+    passed
+}
+
+/// Puts bridge `id` in graceful shutdown and runs until the focus sees it.
+fn graceful_shutdown(sim: &mut Sim, id: BridgeId) {
+    let jid = sim.bridge_jid(id);
+    sim.control_bridge(id, Control::GracefulShutdown);
+    let ok = sim.run_until(|s| known(s, &jid).graceful_shutdown, secs(6));
+    assert!(ok, "graceful_shutdown=true did not reach the focus");
 }
 
 fn get(sim: &mut Sim, path: &str) -> HttpResponse {
@@ -195,27 +226,10 @@ fn health_checks_to(sim: &Sim, to: &str, since: Duration) -> Vec<(Duration, Stri
 }
 
 /// A stats presence of `stats` (name, value) pairs to occupant `nick`, with
-/// the MUC join element when `join`. Built as an element (not parsed), so
-/// values may be longer than the XML parser allows.
+/// the MUC join element when `join` (values may be longer than the XML
+/// parser allows).
 fn stats_presence(nick: &str, stats: &[(&str, &str)], join: bool) -> Element {
-    let mut p = Element::builder("presence", NS_CLIENT).attr(ncname("to"), occupant(nick));
-    if join {
-        p = p.append(Element::builder("x", NS_MUC).build());
-    }
-    let mut st = Element::builder("stats", NS_COLIBRI);
-    for (name, value) in stats {
-        st = st.append(
-            Element::builder("stat", NS_COLIBRI)
-                .attr(ncname("name"), *name)
-                .attr(ncname("value"), *value)
-                .build(),
-        );
-    }
-    p.append(st.build()).build()
-}
-
-fn ncname(s: &str) -> minidom::rxml::NcName {
-    minidom::rxml::NcName::try_from(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    presence_with_stats(&occupant(nick), join, stats)
 }
 
 // ----- the harness itself (independent of the emulator's behaviour) -----
@@ -296,11 +310,7 @@ fn two_bridges_in_two_regions_join() {
     us.relay_id = Some("relay-us".into());
     us.stress = Some(0.3);
     us.release = Some("9955".into());
-    let a = sim.add_bridge(eu);
-    let b = sim.add_bridge(us);
-    let (ja, jb) = (sim.bridge_jid(a), sim.bridge_jid(b));
-    wait_known(&mut sim, &ja);
-    wait_known(&mut sim, &jb);
+    let [(_, ja), (_, jb)] = add_known_bridges(&mut sim, [eu, us]);
     sim.run_for(secs(1));
 
     assert_eq!(registry(&sim).len(), 2);
@@ -400,9 +410,7 @@ fn a_bridge_that_never_sends_drain_is_draining() {
     assert!(known(&sim, &nodrain).draining);
 
     // The emulator says drain=false; then drains and stops draining.
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let ja = sim.bridge_jid(a);
-    wait_known(&mut sim, &ja);
+    let [(a, ja)] = add_known_bridges(&mut sim, [jvb("jvb-a")]);
     assert!(!known(&sim, &ja).draining);
     sim.control_bridge(a, Control::Drain(true));
     let ok = sim.run_until(|s| known(s, &ja).draining, secs(6));
@@ -421,15 +429,9 @@ fn a_bridge_that_never_sends_drain_is_draining() {
 #[test]
 fn clean_leave_after_graceful_shutdown_is_not_lost_and_a_crash_is() {
     let mut sim = brewery_sim(13, "");
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let b = sim.add_bridge(jvb("jvb-b"));
-    let (ja, jb) = (sim.bridge_jid(a), sim.bridge_jid(b));
-    wait_known(&mut sim, &ja);
-    wait_known(&mut sim, &jb);
+    let [(a, ja), (b, jb)] = add_known_bridges(&mut sim, [jvb("jvb-a"), jvb("jvb-b")]);
 
-    sim.control_bridge(a, Control::GracefulShutdown);
-    let ok = sim.run_until(|s| known(s, &ja).graceful_shutdown, secs(6));
-    assert!(ok, "graceful_shutdown=true did not reach the focus");
+    graceful_shutdown(&mut sim, a);
     // In graceful shutdown: not counted as operational for new conferences.
     assert_eq!(sim.focus().bridge_counts(sim.now()), (1, 2));
     let t = sim.elapsed();
@@ -468,12 +470,8 @@ fn clean_leave_after_graceful_shutdown_is_not_lost_and_a_crash_is() {
 #[test]
 fn shutdown_flags_are_sticky_and_shutting_down_is_announced_once() {
     let mut sim = brewery_sim(14, "");
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let ja = sim.bridge_jid(a);
-    wait_known(&mut sim, &ja);
-    sim.control_bridge(a, Control::GracefulShutdown);
-    let ok = sim.run_until(|s| known(s, &ja).graceful_shutdown, secs(6));
-    assert!(ok, "graceful_shutdown=true did not reach the focus");
+    let [(a, ja)] = add_known_bridges(&mut sim, [jvb("jvb-a")]);
+    graceful_shutdown(&mut sim, a);
     assert!(!known(&sim, &ja).shutting_down);
     let t = sim.elapsed();
     sim.control_bridge(a, Control::ShuttingDown);
@@ -550,13 +548,10 @@ fn shutdown_flags_are_sticky_and_shutting_down_is_announced_once() {
 #[test]
 fn failed_health_check_then_recovery_after_failure_reset_threshold() {
     let mut sim = brewery_sim(15, FAST_HEALTH);
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let ja = sim.bridge_jid(a);
-    wait_known(&mut sim, &ja);
-    let passed = BridgeEvent::HealthCheckPassed { jid: full(&ja) };
+    let [(a, ja)] = add_known_bridges(&mut sim, [jvb("jvb-a")]);
     let failed = BridgeEvent::HealthCheckFailed { jid: full(&ja) };
     // The first check one interval after the bridge appeared.
-    wait_event(&mut sim, &passed, Duration::ZERO, secs(3));
+    let passed = wait_first_pass(&mut sim, &ja);
     assert!(operational(&sim, &ja));
 
     let t0 = sim.elapsed();
@@ -601,11 +596,8 @@ fn failed_health_check_then_recovery_after_failure_reset_threshold() {
 #[test]
 fn an_unresponsive_bridge_times_out_without_moving_anyone() {
     let mut sim = brewery_sim(16, FAST_HEALTH);
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let ja = sim.bridge_jid(a);
-    wait_known(&mut sim, &ja);
-    let passed = BridgeEvent::HealthCheckPassed { jid: full(&ja) };
-    wait_event(&mut sim, &passed, Duration::ZERO, secs(3));
+    let [(a, ja)] = add_known_bridges(&mut sim, [jvb("jvb-a")]);
+    let passed = wait_first_pass(&mut sim, &ja);
 
     let t0 = sim.elapsed();
     sim.control_bridge(a, Control::Unresponsive(true));
@@ -667,9 +659,7 @@ fn about_health_needs_an_operational_bridge() {
         )
     );
 
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let ja = sim.bridge_jid(a);
-    wait_known(&mut sim, &ja);
+    let [(a, _)] = add_known_bridges(&mut sim, [jvb("jvb-a")]);
     let healthy = |sim: &mut Sim| {
         for _ in 0..30 {
             let r = get(sim, "/about/health");
@@ -711,11 +701,7 @@ fn about_health_needs_an_operational_bridge() {
 fn focus_reconnect_rejoins_the_brewery_and_bridges_come_back_as_new() {
     // Default failure-reset-threshold (1 minute), fast health checks.
     let mut sim = brewery_sim(18, "jicofo.bridge.health-checks.interval = 2 seconds");
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let b = sim.add_bridge(jvb("jvb-b"));
-    let (ja, jb) = (sim.bridge_jid(a), sim.bridge_jid(b));
-    wait_known(&mut sim, &ja);
-    wait_known(&mut sim, &jb);
+    let [(a, ja), (_, jb)] = add_known_bridges(&mut sim, [jvb("jvb-a"), jvb("jvb-b")]);
     let failed = BridgeEvent::HealthCheckFailed { jid: full(&ja) };
     sim.control_bridge(a, Control::Healthy(false));
     wait_event(&mut sim, &failed, Duration::ZERO, secs(3));
@@ -830,11 +816,8 @@ fn hostile_brewery_input_breaks_nothing() {
 
     // A real bridge that stops answering, and impostors answering its
     // health checks with the right id (read off the wire) or guessed ones.
-    let a = sim.add_bridge(jvb("jvb-a"));
-    let ja = sim.bridge_jid(a);
-    wait_known(&mut sim, &ja);
-    let passed = BridgeEvent::HealthCheckPassed { jid: full(&ja) };
-    wait_event(&mut sim, &passed, Duration::ZERO, secs(3));
+    let [(a, ja)] = add_known_bridges(&mut sim, [jvb("jvb-a")]);
+    let passed = wait_first_pass(&mut sim, &ja);
     let t0 = sim.elapsed();
     sim.control_bridge(a, Control::Unresponsive(true));
     let mallory = sim.connect_raw("mallory@meet.jitsi/x");
@@ -882,9 +865,7 @@ fn hostile_brewery_input_breaks_nothing() {
     assert!(!operational(&sim, &ja));
 
     // After all that, a new bridge still joins and is usable.
-    let b = sim.add_bridge(jvb("jvb-b"));
-    let jb = sim.bridge_jid(b);
-    wait_known(&mut sim, &jb);
+    let [(_, jb)] = add_known_bridges(&mut sim, [jvb("jvb-b")]);
     assert!(operational(&sim, &jb) && !known(&sim, &jb).draining);
     let errors = sim.take_errors();
     assert!(

@@ -1,14 +1,13 @@
 //! The focus binaries as child processes.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::thread::JoinHandle;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{HttpResponse, http_get, keep_dirs, workspace_root};
+use super::child::{ChildProcess, cargo_build};
+use super::{HttpResponse, http_get, keep_dirs};
 
 /// Which binary: the same focus on either executor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,142 +48,23 @@ pub fn focus_binary(rt: Runtime) -> PathBuf {
     dir.join(rt.binary_name())
 }
 
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if Path::new(&dir).is_absolute() => PathBuf::from(dir),
-        Some(dir) => workspace_root().join(dir),
-        None => workspace_root().join("target"),
-    }
-}
-
-/// `debug`, `release` or a custom profile's directory: where the running
-/// test executable lives (`<target>/<profile>/deps/<exe>`).
-fn profile_dir_name() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            let deps = exe.parent()?;
-            if deps.file_name()? != "deps" {
-                return None;
-            }
-            Some(deps.parent()?.file_name()?.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "debug".into())
-}
-
 fn build_binaries() -> Result<PathBuf, String> {
-    let profile = profile_dir_name();
-    let dir = target_dir().join(&profile);
-    let missing = || {
-        Runtime::ALL
-            .iter()
-            .map(|rt| dir.join(rt.binary_name()))
-            .filter(|p| !p.is_file())
-            .collect::<Vec<_>>()
-    };
-    if std::env::var_os("FOCUS_E2E_NO_BUILD").is_some_and(|v| !v.is_empty() && v != "0") {
-        let missing = missing();
-        return if missing.is_empty() {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "FOCUS_E2E_NO_BUILD is set but {missing:?} do not exist"
-            ))
-        };
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(&cargo);
-    cmd.current_dir(workspace_root())
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(workspace_root().join("Cargo.toml"))
-        .args(["-p", "runtime-tokio", "-p", "runtime-async-std", "--bins"])
-        .stdin(Stdio::null());
-    // Cargo gives a running test its package's variables; build scripts
-    // that watch them (ring's watches CARGO_MANIFEST_DIR and CARGO_PKG_*)
-    // would rerun and rebuild half the tree, twice: here and in the next
-    // plain `cargo build`.
-    for (key, _) in std::env::vars_os() {
-        let key_text = key.to_string_lossy();
-        if key_text.starts_with("CARGO_PKG_")
-            || [
-                "CARGO_MANIFEST_DIR",
-                "CARGO_MANIFEST_PATH",
-                "CARGO_MANIFEST_LINKS",
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-                "OUT_DIR",
-            ]
-            .contains(&key_text.as_ref())
-        {
-            cmd.env_remove(&key);
-        }
-    }
-    match profile.as_str() {
-        "debug" => {}
-        "release" => {
-            cmd.arg("--release");
-        }
-        other => {
-            cmd.args(["--profile", other]);
-        }
-    }
-    eprintln!("e2e: building the focus binaries: {cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", Path::new(&cargo).display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "building the focus binaries failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let missing = missing();
-    if missing.is_empty() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "cargo build succeeded but {missing:?} do not exist"
-        ))
-    }
-}
-
-/// Log lines of a child, shared with the threads that read its pipes.
-#[derive(Default)]
-struct LogBuffer {
-    state: Mutex<LogState>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct LogState {
-    lines: Vec<String>,
-    /// Pipes still open; 0 once the process (and its output) has ended.
-    open_pipes: usize,
-}
-
-impl LogBuffer {
-    fn lock(&self) -> MutexGuard<'_, LogState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
+    cargo_build(
+        &["-p", "runtime-tokio", "-p", "runtime-async-std", "--bins"],
+        &Runtime::ALL.map(Runtime::binary_name),
+        "the focus binaries",
+    )
 }
 
 /// A running focus binary with its own config file. Its stdout and stderr
 /// lines are collected (see [`FocusProcess::logs`]); it is killed on drop,
 /// and its output is printed then if the test is panicking.
 pub struct FocusProcess {
-    child: Child,
+    child: ChildProcess,
     name: String,
     temp: Option<tempfile::TempDir>,
     config_path: PathBuf,
     rest_port: u16,
-    log: Arc<LogBuffer>,
-    readers: Vec<JoinHandle<()>>,
-    exit: Option<ExitStatus>,
 }
 
 /// No extra environment, for [`FocusProcess::spawn`].
@@ -239,47 +119,27 @@ impl FocusProcess {
             .env_remove("SSL_CERT_FILE")
             .env_remove("SSL_CERT_DIR")
             .env_remove("NO_COLOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdin(Stdio::null());
         for (key, value) in extra_env {
             match value {
                 Some(value) => cmd.env(key, value),
                 None => cmd.env_remove(key),
             };
         }
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-
-        let log = Arc::new(LogBuffer::default());
-        let pipes: Vec<Box<dyn Read + Send>> = vec![
-            Box::new(child.stdout.take().expect("piped stdout")),
-            Box::new(child.stderr.take().expect("piped stderr")),
-        ];
-        log.lock().open_pipes = pipes.len();
-        let readers = pipes
-            .into_iter()
-            .map(|pipe| {
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || read_lines(pipe, &log))
-            })
-            .collect();
+        let label = format!("{name} (config {})", config_path.display());
+        let child = ChildProcess::spawn(&mut cmd, binary, label);
         FocusProcess {
             child,
             name,
             temp: Some(temp),
             config_path,
             rest_port,
-            log,
-            readers,
-            exit: None,
         }
     }
 
     /// The child's pid.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     /// The config file it was started with.
@@ -294,17 +154,12 @@ impl FocusProcess {
 
     /// Everything it wrote to stdout and stderr so far, one line each.
     pub fn logs(&self) -> String {
-        self.log.lock().lines.join("\n")
+        self.child.logs()
     }
 
     /// How many lines so far contain `needle`.
     pub fn count_log(&self, needle: &str) -> usize {
-        self.log
-            .lock()
-            .lines
-            .iter()
-            .filter(|l| l.contains(needle))
-            .count()
+        self.child.count_log(needle)
     }
 
     /// Waits until a line contains `needle`; false after `timeout`, or as
@@ -316,23 +171,7 @@ impl FocusProcess {
     /// Waits until `count` lines contain `needle`; false after `timeout`,
     /// or as soon as the process has ended with fewer.
     pub fn wait_for_log_count(&self, needle: &str, count: usize, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.log.lock();
-        loop {
-            if state.lines.iter().filter(|l| l.contains(needle)).count() >= count {
-                return true;
-            }
-            let now = Instant::now();
-            if state.open_pipes == 0 || now >= deadline {
-                return false;
-            }
-            state = self
-                .log
-                .changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.child.wait_for_log_count(needle, count, timeout)
     }
 
     /// `GET path` on the REST port: (status, body). Errors when nothing
@@ -363,107 +202,46 @@ impl FocusProcess {
 
     /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
     pub fn signal(&self, signal: i32) {
-        if self.exit.is_none() {
-            let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits pid_t");
-            // SAFETY: kill(2) has no memory-safety preconditions; the child
-            // is not reaped yet (no exit status seen), so the pid is its own.
-            unsafe { libc::kill(pid, signal) };
-        }
+        self.child.signal(signal);
     }
 
     /// Sends SIGTERM and waits for the exit (30 s); panics, with the logs,
     /// when it does not exit in time (it is killed then).
     pub fn terminate(&mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);
-        match self.wait_exit(TERMINATE_TIMEOUT) {
-            Some(status) => status,
-            None => {
-                self.kill();
-                panic!(
-                    "{} did not exit within {TERMINATE_TIMEOUT:?} of SIGTERM; output:\n{}",
-                    self.name,
-                    self.logs()
-                );
-            }
-        }
+        let name = &self.name;
+        self.child.expect_exit(TERMINATE_TIMEOUT, || {
+            format!("{name} did not exit within {TERMINATE_TIMEOUT:?} of SIGTERM")
+        })
     }
 
     /// Waits up to `timeout` for the process to exit by itself; its status,
     /// with all its output collected.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.try_exit_status() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.child.wait_exit(timeout)
     }
 
     /// The exit status, if it has exited (then its output is complete).
     pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
-        if self.exit.is_none() {
-            self.exit = self.child.try_wait().ok().flatten();
-            if self.exit.is_some() {
-                self.join_readers();
-            }
-        }
-        self.exit
+        self.child.try_exit_status()
     }
 
     /// Kills it (SIGKILL) and reaps it.
     pub fn kill(&mut self) {
-        if self.exit.is_none() {
-            let _ = self.child.kill();
-            self.exit = self.child.wait().ok();
-            self.join_readers();
-        }
-    }
-
-    fn join_readers(&mut self) {
-        for reader in self.readers.drain(..) {
-            let _ = reader.join();
-        }
+        self.child.kill();
     }
 }
 
 impl Drop for FocusProcess {
+    /// Keeps the config directory when the test is panicking (the child,
+    /// dropped next, prints its output naming the config file).
     fn drop(&mut self) {
-        self.kill();
-        if std::thread::panicking() {
-            eprintln!(
-                "---- output of {} (config {}) ----\n{}\n---- end ----",
-                self.name,
-                self.config_path.display(),
-                self.logs()
-            );
-            if let Some(temp) = self.temp.as_mut() {
-                temp.disable_cleanup(true);
-            }
+        if std::thread::panicking()
+            && let Some(temp) = self.temp.as_mut()
+        {
+            temp.disable_cleanup(true);
         }
     }
-}
-
-fn read_lines(pipe: Box<dyn Read + Send>, log: &LogBuffer) {
-    let mut reader = BufReader::new(pipe);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                let text = text.trim_end_matches(['\n', '\r']).to_owned();
-                log.lock().lines.push(text);
-                log.changed.notify_all();
-            }
-        }
-    }
-    log.lock().open_pipes -= 1;
-    log.changed.notify_all();
 }
 
 /// `jicofo.rest.port` in a HOCON text laid out as [`super::jicofo_conf`]
@@ -512,13 +290,5 @@ mod tests {
             Some(7001)
         );
         assert_eq!(rest_port_in("jicofo { }"), None);
-    }
-
-    #[test]
-    fn profile_dir_is_where_the_test_runs() {
-        // Unit tests run from <target>/<profile>/deps/.
-        let name = profile_dir_name();
-        assert!(!name.is_empty());
-        assert_ne!(name, "deps");
     }
 }

@@ -53,7 +53,7 @@ pub use colibri2::{
     Conference, Connect, Endpoint, HeaderExtension, LocalTransport, MediaSource, PayloadType,
     Relay, RemoteEndpoint, RemoteTransport, SCTP_PORT, Source, Totals,
 };
-pub use presence::StatsSnapshot;
+pub use presence::{StatsSnapshot, presence_with_stats};
 
 use xml::{
     NS_COLIBRI2, NS_HEALTH, NS_MUC_USER, NS_PING, NS_VERSION, bare, elem, error_reply, result,

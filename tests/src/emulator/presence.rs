@@ -166,6 +166,11 @@ pub(crate) fn stats_element(s: &StatsSnapshot) -> Element {
             ),
         ),
     ]);
+    stats_of(stats.iter().map(|(name, value)| (*name, value.as_str())))
+}
+
+/// `<stats/>` with one `<stat/>` per (name, value), in order.
+fn stats_of<'a>(stats: impl IntoIterator<Item = (&'a str, &'a str)>) -> Element {
     let mut el = elem("stats", NS_COLIBRI);
     for (name, value) in stats {
         el = el.append(elem("stat", NS_COLIBRI).at("name", name).at("value", value));
@@ -175,11 +180,25 @@ pub(crate) fn stats_element(s: &StatsSnapshot) -> Element {
 
 /// The stats presence to `occupant`; `join` adds the MUC join element.
 pub(crate) fn stats_presence(occupant: &str, join: bool, s: &StatsSnapshot) -> Element {
+    presence_to(occupant, join, stats_element(s))
+}
+
+/// A stats presence to `occupant` with exactly `stats` (name, value): any
+/// names and values, even ones no bridge sends, for playing a bridge the
+/// emulator does not model. Built as an element, not parsed, so values may
+/// be longer than the XML parser allows. `join` adds the MUC join element.
+pub fn presence_with_stats(occupant: &str, join: bool, stats: &[(&str, &str)]) -> Element {
+    presence_to(occupant, join, stats_of(stats.iter().copied()))
+}
+
+/// A presence to `occupant` carrying `stats`, with the MUC join element
+/// when `join`.
+fn presence_to(occupant: &str, join: bool, stats: Element) -> Element {
     let mut p = elem("presence", NS_CLIENT).at("to", occupant);
     if join {
         p = p.append(elem("x", NS_MUC));
     }
-    p.append(stats_element(s)).build()
+    p.append(stats).build()
 }
 
 /// The unavailable presence that leaves the brewery.

@@ -37,13 +37,19 @@ fn started() -> (EmulatedBridge, Instant) {
 }
 
 fn started_with(o: BridgeOptions) -> (EmulatedBridge, Instant) {
+    let (b, t0, _) = joined_with(o);
+    (b, t0)
+}
+
+/// A started bridge of `o`, and its join presence (the only stanza out).
+fn joined_with(o: BridgeOptions) -> (EmulatedBridge, Instant, Element) {
     let t0 = Instant::now();
     let mut b = EmulatedBridge::new(o, t0);
     b.start(t0);
     let join = b.poll_stanza().expect("join presence");
     assert_eq!(join.name(), "presence");
     assert!(b.poll_stanza().is_none());
-    (b, t0)
+    (b, t0, join)
 }
 
 fn drain(b: &mut EmulatedBridge) -> Vec<Element> {
@@ -93,6 +99,12 @@ fn modified(answer: &Element) -> &Element {
         .unwrap_or_else(|| panic!("no conference-modified: {}", String::from(answer)))
 }
 
+/// Checks that `answer` goes back to the focus's occupant, from ours.
+fn assert_answers_the_focus(answer: &Element) {
+    assert_eq!(answer.attr("to"), Some(FOCUS_OCC));
+    assert_eq!(answer.attr("from"), Some(OCC));
+}
+
 /// Checks an error answer; its text.
 fn assert_error(answer: &Element, condition: &str, kind: &str, reason: Option<&str>) -> String {
     let text = String::from(answer);
@@ -139,6 +151,17 @@ fn create_endpoint(id: &str) -> String {
     format!("<endpoint id='{id}' create='true' stats-id='{id}-stats'>{ENDPOINT_BODY}</endpoint>")
 }
 
+/// Checks that `answer` is JVB's error for an unknown conference MEETING.
+fn assert_conference_not_found(answer: &Element) {
+    let text = assert_error(
+        answer,
+        "item-not-found",
+        "cancel",
+        Some("conference_not_found"),
+    );
+    assert_eq!(text, format!("Conference not found for ID: {MEETING}"));
+}
+
 fn create_attrs() -> String {
     format!("meeting-id='{MEETING}' name='myroom@muc.meet.jitsi' create='true'")
 }
@@ -147,17 +170,22 @@ fn meeting() -> String {
     format!("meeting-id='{MEETING}'")
 }
 
+/// Asks for conference MEETING with endpoint `endpoint` (request `c1`);
+/// the answer.
+fn create_conference(b: &mut EmulatedBridge, now: Instant, endpoint: &str) -> Element {
+    modify(b, now, "c1", &create_attrs(), &create_endpoint(endpoint))
+}
+
+/// Asks (request `id`) for endpoint `endpoint` in conference MEETING; the
+/// answer.
+fn add_endpoint(b: &mut EmulatedBridge, now: Instant, id: &str, endpoint: &str) -> Element {
+    modify(b, now, id, &meeting(), &create_endpoint(endpoint))
+}
+
 /// A bridge with conference MEETING and endpoint `a1b2c3d4`.
 fn with_conference() -> (EmulatedBridge, Instant) {
     let (mut b, t0) = started();
-    let answer = modify(
-        &mut b,
-        t0,
-        "c1",
-        &create_attrs(),
-        &create_endpoint("a1b2c3d4"),
-    );
-    modified(&answer);
+    modified(&create_conference(&mut b, t0, "a1b2c3d4"));
     (b, t0)
 }
 
@@ -227,10 +255,7 @@ fn configured_stats_are_published() {
     o.drain = true;
     o.stress = Some(0.25);
     o.average_participant_stress = 0.02;
-    let t0 = Instant::now();
-    let mut b = EmulatedBridge::new(o, t0);
-    b.start(t0);
-    let join = b.poll_stanza().unwrap();
+    let (_, _, join) = joined_with(o);
     let stats = BridgeStats::parse(&join).unwrap();
     assert_eq!(stats.region.as_deref(), Some("eu-west"));
     assert_eq!(stats.relay_id.as_deref(), Some("relay-a"));
@@ -246,10 +271,7 @@ fn unhealthy_and_unresponsive_from_the_options() {
     let mut o = options();
     o.unhealthy = true;
     o.unresponsive = true;
-    let t0 = Instant::now();
-    let mut b = EmulatedBridge::new(o, t0);
-    b.start(t0);
-    let join = b.poll_stanza().unwrap();
+    let (mut b, t0, join) = joined_with(o);
     assert_eq!(BridgeStats::parse(&join).unwrap().healthy, Some(false));
     assert!(b.is_unresponsive());
     b.handle_stanza(t0, &health_check_to(OCC));
@@ -418,7 +440,7 @@ fn timestamps_and_doubles_are_written_like_jvb() {
 fn stress_follows_the_load_unless_fixed() {
     let (mut b, t0) = with_conference();
     for id in ["e2", "e3"] {
-        modified(&modify(&mut b, t0, id, &meeting(), &create_endpoint(id)));
+        modified(&add_endpoint(&mut b, t0, id, id));
     }
     assert_eq!(b.endpoint_count(), 3);
     assert!((b.stress_level() - 0.03).abs() < 1e-12);
@@ -444,7 +466,7 @@ fn same_seed_same_bytes_other_nick_other_credentials() {
         let mut b = EmulatedBridge::new(o, t0);
         b.start(t0);
         let mut out: Vec<String> = drain(&mut b).iter().map(String::from).collect();
-        let a = modify(&mut b, t0, "c1", &create_attrs(), &create_endpoint("e1"));
+        let a = create_conference(&mut b, t0, "e1");
         out.push(String::from(&a));
         b.handle_timeout(t0 + secs(5));
         out.extend(drain(&mut b).iter().map(String::from));
@@ -485,8 +507,7 @@ fn health_check_to_the_occupant_is_answered_result() {
     let answer = answer_to(&mut b, t0, &health_check_to(OCC));
     assert_eq!(answer.attr("type"), Some("result"));
     assert_eq!(answer.attr("id"), Some("hc-1"));
-    assert_eq!(answer.attr("to"), Some(FOCUS_OCC));
-    assert_eq!(answer.attr("from"), Some(OCC));
+    assert_answers_the_focus(&answer);
     assert_eq!(answer.children().count(), 0);
     assert_eq!(b.health_checks_answered(), 1);
 }
@@ -592,8 +613,7 @@ fn unknown_iqs_get_service_unavailable() {
         ));
         let answer = answer_to(&mut b, t0, &iq);
         assert_error(&answer, "service-unavailable", "cancel", None);
-        assert_eq!(answer.attr("to"), Some(FOCUS_OCC));
-        assert_eq!(answer.attr("from"), Some(OCC));
+        assert_answers_the_focus(&answer);
     }
     // Results and errors are never answered.
     for kind in ["result", "error"] {
@@ -884,15 +904,8 @@ fn control_lines_parse() {
 #[test]
 fn conference_create_with_an_endpoint() {
     let (mut b, t0) = started();
-    let answer = modify(
-        &mut b,
-        t0,
-        "c1",
-        &create_attrs(),
-        &create_endpoint("a1b2c3d4"),
-    );
-    assert_eq!(answer.attr("to"), Some(FOCUS_OCC));
-    assert_eq!(answer.attr("from"), Some(OCC));
+    let answer = create_conference(&mut b, t0, "a1b2c3d4");
+    assert_answers_the_focus(&answer);
     let m = modified(&answer);
     assert!(m.attrs().is_empty(), "no attributes on conference-modified");
     let children: Vec<&str> = m.children().map(|c| c.name()).collect();
@@ -1015,13 +1028,7 @@ fn second_endpoint_without_sctp_or_web_socket() {
     let mut o = options();
     o.web_socket_base = None;
     let (mut b, t0) = started_with(o);
-    modified(&modify(
-        &mut b,
-        t0,
-        "c1",
-        &create_attrs(),
-        &create_endpoint("e1"),
-    ));
+    modified(&create_conference(&mut b, t0, "e1"));
     let body = "<endpoint id='e2' create='true'>\
                   <transport ice-controlling='true'/><sources/>\
                   <capability name='source-names'/></endpoint>";
@@ -1109,13 +1116,7 @@ fn endpoint_update_with_transport_sources_and_last_n() {
 #[test]
 fn force_mute_batch_ignores_unknown_endpoints() {
     let (mut b, t0) = with_conference();
-    modified(&modify(
-        &mut b,
-        t0,
-        "c2",
-        &meeting(),
-        &create_endpoint("e2"),
-    ));
+    modified(&add_endpoint(&mut b, t0, "c2", "e2"));
     let body = "<endpoint id='a1b2c3d4'><force-mute audio='true'/></endpoint>\
                 <endpoint id='e2'><force-mute audio='true' video='true'/></endpoint>\
                 <endpoint id='gone'><force-mute audio='true'/></endpoint>";
@@ -1145,13 +1146,7 @@ fn force_mute_batch_ignores_unknown_endpoints() {
 #[test]
 fn endpoint_expire_and_auto_expire_of_the_conference() {
     let (mut b, t0) = with_conference();
-    modified(&modify(
-        &mut b,
-        t0,
-        "c2",
-        &meeting(),
-        &create_endpoint("e2"),
-    ));
+    modified(&add_endpoint(&mut b, t0, "c2", "e2"));
     let answer = modify(
         &mut b,
         t0,
@@ -1185,12 +1180,7 @@ fn endpoint_expire_and_auto_expire_of_the_conference() {
     }));
     // And later requests do not find it.
     let answer = modify(&mut b, t0, "x3", &meeting(), "<endpoint id='a1b2c3d4'/>");
-    assert_error(
-        &answer,
-        "item-not-found",
-        "cancel",
-        Some("conference_not_found"),
-    );
+    assert_conference_not_found(&answer);
 }
 
 #[test]
@@ -1242,13 +1232,7 @@ fn conference_expire() {
         &format!("{} expire='true'", meeting()),
         "",
     );
-    let text = assert_error(
-        &answer,
-        "item-not-found",
-        "cancel",
-        Some("conference_not_found"),
-    );
-    assert_eq!(text, format!("Conference not found for ID: {MEETING}"));
+    assert_conference_not_found(&answer);
 }
 
 // ---------------------------------------------------------------------------
@@ -1257,16 +1241,9 @@ fn conference_expire() {
 #[test]
 fn unknown_conference_without_create() {
     let (mut b, t0) = started();
-    let answer = modify(&mut b, t0, "n1", &meeting(), &create_endpoint("e1"));
-    let text = assert_error(
-        &answer,
-        "item-not-found",
-        "cancel",
-        Some("conference_not_found"),
-    );
-    assert_eq!(text, format!("Conference not found for ID: {MEETING}"));
-    assert_eq!(answer.attr("to"), Some(FOCUS_OCC));
-    assert_eq!(answer.attr("from"), Some(OCC));
+    let answer = add_endpoint(&mut b, t0, "n1", "e1");
+    assert_conference_not_found(&answer);
+    assert_answers_the_focus(&answer);
     assert_eq!(b.conference_count(), 0);
     assert_eq!(b.totals().errors, 1);
 }
@@ -1306,8 +1283,7 @@ fn graceful_shutdown_refuses_new_conferences_only() {
         assert_eq!(text, "In graceful shutdown");
         assert!(b.conference("other").is_none());
         // The running conference still takes endpoints.
-        let answer = modify(&mut b, t0, "g2", &meeting(), &create_endpoint("e2"));
-        modified(&answer);
+        modified(&add_endpoint(&mut b, t0, "g2", "e2"));
         assert_eq!(b.endpoint_count(), 2, "{control:?}");
     }
 }
@@ -1316,13 +1292,7 @@ fn graceful_shutdown_refuses_new_conferences_only() {
 fn drain_does_not_refuse_conferences() {
     let (mut b, t0) = started();
     b.control(t0, Control::Drain(true));
-    modified(&modify(
-        &mut b,
-        t0,
-        "c1",
-        &create_attrs(),
-        &create_endpoint("e1"),
-    ));
+    modified(&create_conference(&mut b, t0, "e1"));
 }
 
 #[test]
@@ -1354,7 +1324,7 @@ fn unknown_endpoint_update() {
 #[test]
 fn duplicate_endpoint_create() {
     let (mut b, t0) = with_conference();
-    let answer = modify(&mut b, t0, "d1", &meeting(), &create_endpoint("a1b2c3d4"));
+    let answer = add_endpoint(&mut b, t0, "d1", "a1b2c3d4");
     let text = assert_error(&answer, "conflict", "cancel", None);
     assert!(text.contains("a1b2c3d4"), "{text}");
 }
@@ -1748,13 +1718,7 @@ fn accessors_on_unknown_conferences_are_empty() {
 fn events_describe_the_colibri2_traffic() {
     let (mut b, t0) = started();
     while b.poll_event().is_some() {}
-    modified(&modify(
-        &mut b,
-        t0,
-        "c1",
-        &create_attrs(),
-        &create_endpoint("e1"),
-    ));
+    modified(&create_conference(&mut b, t0, "e1"));
     modify(&mut b, t0, "c2", &create_attrs(), "");
     modified(&modify(
         &mut b,

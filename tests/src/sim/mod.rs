@@ -90,8 +90,9 @@ pub use clock::{Clock, Timeline};
 pub use muc::{Affiliation, MucOptions, MucService, OccupantView, Role, Room, Whois};
 pub use net::{Faults, LinkFaults};
 pub use participant::{
-    ConferenceAnswer, DEFAULT_FEATURES, LeftReason, Participant, ParticipantId, ParticipantSpec,
-    Phase, ReceivedIq, RecordedError, SeenOccupant,
+    ConferenceAnswer, DEFAULT_FEATURES, JingleState, LeftReason, MediaSpec, OwnSource, OwnSources,
+    Participant, ParticipantId, ParticipantSpec, Phase, ReceivedIq, RecordedError, SeenOccupant,
+    json_sources,
 };
 pub use server::{Server, ServerConfig, Session, SessionId};
 pub use stanza::{

@@ -8,6 +8,7 @@
 //! come out ([`Participant::poll_transmit`]), and
 //! [`Participant::poll_timeout`] says when it next has work.
 
+mod jingle;
 mod spec;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -21,6 +22,7 @@ use super::stanza::{
     bare, error_condition, error_reply, error_text, form_value, iq_result, name, resource,
 };
 
+pub use jingle::{JingleState, MediaSpec, OwnSource, OwnSources, json_sources};
 pub use spec::{
     ConferenceAnswer, DEFAULT_FEATURES, LeftReason, ParticipantSpec, Phase, ReceivedIq,
     RecordedError, SeenOccupant,
@@ -97,6 +99,7 @@ pub struct Participant {
     received_iqs: Vec<ReceivedIq>,
     messages: Vec<Element>,
     outbox: VecDeque<Transmit>,
+    jingle: jingle::JingleClient,
 }
 
 impl Participant {
@@ -156,7 +159,11 @@ impl Participant {
             );
         }
         presence_map.extend(spec.presence_extensions.iter().cloned());
+        // Its own generator: adding media changes no other random choice.
+        let mut media_rng = FocusRng::from_seed(rng.child_seed());
+        let jingle = jingle::JingleClient::new(&nick, spec.media.clone(), &mut media_rng);
         Self {
+            jingle,
             session_id: spec.session_id.clone(),
             retry_at: Some(now + spec.start_delay),
             id,
@@ -189,6 +196,16 @@ impl Participant {
     }
 
     // ----- what tests read -------------------------------------------------
+
+    /// Its Jingle session as it sees it (remote sources by owner, ...).
+    pub fn jingle(&self) -> &JingleState {
+        &self.jingle.state
+    }
+
+    /// Its own sources (what its session-accept carries).
+    pub fn own_sources(&self) -> &OwnSources {
+        &self.jingle.own
+    }
 
     /// Its id.
     pub fn id(&self) -> ParticipantId {
@@ -327,11 +344,17 @@ impl Participant {
 
     /// When [`Participant::handle_timeout`] next has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.retry_at
+        [self.retry_at, self.jingle.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Fires due timers: the first request, and retries.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if let Some(accept) = self.jingle.take_due(now) {
+            self.outbox.push_back(Transmit::Stanza(accept));
+        }
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
             match self.phase {
@@ -487,13 +510,18 @@ impl Participant {
                 self.send_reply(answer);
             }
             Some("set") => {
-                // Jingle comes later; for now every set is acknowledged.
+                // Every set is acknowledged at once (Jingle before the
+                // offer is applied, as lib-jitsi-meet does).
                 self.received_iqs.push(ReceivedIq {
                     at,
                     stanza: iq.clone(),
                 });
                 let ack = iq_result(iq, None);
                 self.send_reply(ack);
+                if let Some(jingle) = iq.get_child("jingle", jingle::NS_JINGLE) {
+                    let me = self.jid.clone();
+                    self.jingle.on_jingle(now, iq, jingle, &me);
+                }
             }
             Some(kind @ ("result" | "error")) => {
                 if id.is_some() && id == self.request_id.as_deref() {

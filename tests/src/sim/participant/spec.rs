@@ -79,6 +79,8 @@ pub struct ParticipantSpec {
     /// How long after being added the client sends its first stanza
     /// (models login time).
     pub start_delay: Duration,
+    /// Its media and how it answers Jingle.
+    pub media: super::MediaSpec,
 }
 
 impl ParticipantSpec {
@@ -106,6 +108,7 @@ impl ParticipantSpec {
             join_on_ready: true,
             send_request: true,
             start_delay: Duration::ZERO,
+            media: super::MediaSpec::default(),
         }
     }
 
