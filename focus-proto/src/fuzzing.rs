@@ -363,13 +363,14 @@ mod tests {
     fn replay_corpora() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 6] = [
+        let targets: [(&str, Target); 7] = [
             ("xmpp_stream", super::xmpp_stream),
             ("http_request", super::http_request),
             ("hocon", super::hocon),
             ("conference_iq", super::conference_iq),
             ("occupant_presence", super::occupant_presence),
             ("brewery", super::brewery),
+            ("sources", crate::source::fuzz_sources),
         ];
         let mut replayed = 0;
         for (name, target) in targets {
@@ -392,7 +393,7 @@ mod tests {
     #[test]
     fn stanza_seeds_hold_stanzas() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-        for name in ["conference_iq", "occupant_presence", "brewery"] {
+        for name in ["conference_iq", "occupant_presence", "brewery", "sources"] {
             let Ok(entries) = std::fs::read_dir(root.join(name)) else {
                 continue;
             };
