@@ -363,7 +363,7 @@ mod tests {
     fn replay_corpora() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 7] = [
+        let targets: [(&str, Target); 8] = [
             ("xmpp_stream", super::xmpp_stream),
             ("http_request", super::http_request),
             ("hocon", super::hocon),
@@ -371,6 +371,7 @@ mod tests {
             ("occupant_presence", super::occupant_presence),
             ("brewery", super::brewery),
             ("sources", crate::source::fuzz_sources),
+            ("jingle", crate::ext::jingle::fuzz_jingle),
         ];
         let mut replayed = 0;
         for (name, target) in targets {
@@ -393,7 +394,13 @@ mod tests {
     #[test]
     fn stanza_seeds_hold_stanzas() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
-        for name in ["conference_iq", "occupant_presence", "brewery", "sources"] {
+        for name in [
+            "conference_iq",
+            "occupant_presence",
+            "brewery",
+            "sources",
+            "jingle",
+        ] {
             let Ok(entries) = std::fs::read_dir(root.join(name)) else {
                 continue;
             };
