@@ -14,6 +14,7 @@
 //! [`ParseError`].
 
 pub mod brewery;
+pub mod colibri2;
 pub mod conference_iq;
 pub mod error;
 pub mod jingle;
