@@ -363,7 +363,7 @@ mod tests {
     fn replay_corpora() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
         type Target = fn(&[u8]);
-        let targets: [(&str, Target); 8] = [
+        let targets: [(&str, Target); 9] = [
             ("xmpp_stream", super::xmpp_stream),
             ("http_request", super::http_request),
             ("hocon", super::hocon),
@@ -372,6 +372,7 @@ mod tests {
             ("brewery", super::brewery),
             ("sources", crate::source::fuzz_sources),
             ("jingle", crate::ext::jingle::fuzz_jingle),
+            ("colibri2", crate::ext::colibri2::fuzz_colibri2),
         ];
         let mut replayed = 0;
         for (name, target) in targets {
@@ -400,6 +401,7 @@ mod tests {
             "brewery",
             "sources",
             "jingle",
+            "colibri2",
         ] {
             let Ok(entries) = std::fs::read_dir(root.join(name)) else {
                 continue;
