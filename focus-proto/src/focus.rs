@@ -179,7 +179,6 @@ impl HealthStatus {
 #[derive(Debug)]
 struct Connection {
     /// The bound JID, for the focus's own address in later stanzas.
-    #[allow(dead_code)]
     jid: FullJid,
 }
 
@@ -420,6 +419,8 @@ impl Focus {
                 rng: &mut self.rng,
                 out: &mut self.outputs,
                 auth: &mut self.auth,
+                bridges: self.brewery.as_mut().map(Brewery::registry_mut),
+                client_jid: self.connections.get(&ConnId::Client).map(|c| &c.jid),
             },
             &mut self.conferences,
         )
@@ -574,6 +575,13 @@ impl Focus {
             iq_result(iq, Some(self.disco_info(payload)))
         } else if get && payload.is("ping", ns::PING) {
             iq_result(iq, None)
+        } else if !get
+            && payload.is("jingle", crate::ext::jingle::NS_JINGLE)
+            && conn == ConnId::Client
+        {
+            let (mut ctx, conferences) = self.split();
+            conferences.on_jingle(now, &mut ctx, iq, payload);
+            return;
         } else if !get && payload.is("conference", NS_FOCUS) && conn == ConnId::Client {
             let focus_jid = self.focus_jid();
             let (mut ctx, conferences) = self.split();

@@ -152,6 +152,11 @@ impl Brewery {
         &self.registry
     }
 
+    /// The pool, to record endpoints and allocation failures.
+    pub(crate) fn registry_mut(&mut self) -> &mut BridgeRegistry {
+        &mut self.registry
+    }
+
     /// When [`Brewery::handle_timeout`] next has work.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         [self.timers.next(), self.iqs.next_deadline()]

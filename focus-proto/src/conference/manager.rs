@@ -7,12 +7,14 @@ use jid::{BareJid, FullJid};
 use minidom::Element;
 use tracing::{debug, info, warn};
 
+use super::media::{ConferenceMedia, MediaIq};
 use super::request::Waiter;
 use super::{
     Conference, ConferenceEvent, ConferenceProps, EndReason, JoinState, LeaveReason, Member,
     OwnerChoice,
 };
 use crate::auth::AuthSessions;
+use crate::bridge::BridgeRegistry;
 use crate::config::Config;
 use crate::ext::muc::{self, Affiliation, MemberRole};
 use crate::ext::presence::{FocusPresence, OccupantPresence, PresenceKind};
@@ -55,17 +57,21 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rng: &'a mut FocusRng,
     pub(crate) out: &'a mut VecDeque<Output>,
     pub(crate) auth: &'a mut AuthSessions,
+    /// The bridge pool, when a brewery is configured.
+    pub(crate) bridges: Option<&'a mut BridgeRegistry>,
+    /// The focus's full JID on the client connection (Jingle `initiator`).
+    pub(crate) client_jid: Option<&'a FullJid>,
 }
 
 impl Ctx<'_> {
-    fn send(&mut self, stanza: Element) {
+    pub(crate) fn send(&mut self, stanza: Element) {
         self.out.push_back(Output::Send {
             conn: ConnId::Client,
             stanza,
         });
     }
 
-    fn event(&mut self, event: ConferenceEvent) {
+    pub(crate) fn event(&mut self, event: ConferenceEvent) {
         self.out.push_back(Output::Event(Event::Conference(event)));
     }
 }
@@ -87,7 +93,7 @@ type TimerKey = (BareJid, TimerKind);
 
 /// What a MUC request of the focus was for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum MucIq {
+pub(crate) enum MucIq {
     OwnerForm {
         room: BareJid,
         generation: u64,
@@ -101,6 +107,8 @@ enum MucIq {
         generation: u64,
         nick: String,
     },
+    /// A media request (see [`super::media`]).
+    Media(MediaIq),
 }
 
 impl MucIq {
@@ -109,6 +117,7 @@ impl MucIq {
             Self::OwnerForm { room, .. }
             | Self::SubmitForm { room, .. }
             | Self::Grant { room, .. } => room,
+            Self::Media(m) => m.room(),
         }
     }
 
@@ -117,6 +126,7 @@ impl MucIq {
             Self::OwnerForm { generation, .. }
             | Self::SubmitForm { generation, .. }
             | Self::Grant { generation, .. } => *generation,
+            Self::Media(m) => m.generation(),
         }
     }
 }
@@ -140,11 +150,11 @@ pub struct Conferences {
     /// The `breakout_rooms` component's address (its MUC domain), once
     /// discovered: requests for its rooms skip authentication.
     pub(crate) breakout_component: Option<String>,
-    conferences: BTreeMap<BareJid, Conference>,
+    pub(super) conferences: BTreeMap<BareJid, Conference>,
     meeting_ids: BTreeMap<String, BareJid>,
     waiters: BTreeMap<BareJid, Vec<Waiter>>,
     timers: TimerQueue<TimerKey>,
-    iqs: IqTracker<MucIq>,
+    pub(super) iqs: IqTracker<MucIq>,
     /// Members whose ownership grant is in flight or done, per room.
     granted: BTreeMap<BareJid, BTreeSet<String>>,
     next_generation: u64,
@@ -249,6 +259,7 @@ impl Conferences {
             room.clone(),
             occupant.clone(),
             self.next_generation,
+            ConferenceMedia::new(ctx.config),
             props,
             creator,
             now,
@@ -416,6 +427,7 @@ impl Conferences {
                 });
                 let switching = p.status.as_deref() == Some(STATUS_SWITCH_ROOM)
                     || member.status.as_deref() == Some(STATUS_SWITCH_ROOM);
+                self.member_left_media(now, ctx, room, nick);
                 self.after_leave(now, ctx, room, switching);
             }
             PresenceKind::Available => {
@@ -461,7 +473,7 @@ impl Conferences {
                 .cancel(&(room.clone(), TimerKind::SingleParticipant));
         }
         if conf.is_joined() {
-            self.check_media(ctx, room);
+            self.check_media(now, ctx, room);
             self.manage_roles(now, ctx, room);
         }
     }
@@ -549,7 +561,7 @@ impl Conferences {
     }
 
     /// Media is set up once `min-participants` members are present.
-    fn check_media(&mut self, ctx: &mut Ctx<'_>, room: &BareJid) {
+    fn check_media(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid) {
         let Some(conf) = self.conferences.get_mut(room) else {
             return;
         };
@@ -563,6 +575,9 @@ impl Conferences {
             conf.media_ready = true;
             info!(conference = %room, members = conf.member_count(), "min-participants reached");
             ctx.event(ConferenceEvent::MediaReady { room: room.clone() });
+        }
+        if conf.media_ready {
+            self.invite_all(now, ctx, room);
         }
     }
 
@@ -682,7 +697,7 @@ impl Conferences {
         if conf.state == JoinState::WaitingForMetadata {
             self.on_joined(now, ctx, &room);
         } else if conf.is_joined() {
-            self.check_media(ctx, &room);
+            self.check_media(now, ctx, &room);
         }
     }
 
@@ -710,6 +725,13 @@ impl Conferences {
         if conf.generation != context.generation() {
             return;
         }
+        let context = match context {
+            MucIq::Media(media) => {
+                self.on_media_iq(now, ctx, media, outcome);
+                return;
+            }
+            other => other,
+        };
         match (context, outcome) {
             (MucIq::OwnerForm { .. }, IqOutcome::Result(reply)) => {
                 let form = match muc::parse_owner_form(&reply) {
@@ -765,6 +787,7 @@ impl Conferences {
             (MucIq::Grant { nick, .. }, IqOutcome::Result(_)) => {
                 debug!(conference = %room, endpoint = %nick, "ownership granted");
             }
+            (MucIq::Media(_), _) => {}
             (MucIq::Grant { nick, .. }, outcome) => {
                 // Jicofo only logs these; a later election may try again.
                 warn!(conference = %room, endpoint = %nick, ?outcome, "ownership grant failed");
@@ -814,7 +837,7 @@ impl Conferences {
         }
         let count = conf.member_count();
         if count > 0 {
-            self.check_media(ctx, room);
+            self.check_media(now, ctx, room);
             self.manage_roles(now, ctx, room);
         }
     }
@@ -852,6 +875,7 @@ impl Conferences {
                         let endpoint = conf.members.keys().next().cloned().unwrap_or_default();
                         info!(conference = %room, endpoint = %endpoint, "single-participant-timeout");
                         conf.media_ready = false;
+                        self.expire_all_media(now, ctx, &room);
                         ctx.event(ConferenceEvent::SingleParticipantTimeout {
                             room: room.clone(),
                             endpoint,
@@ -890,6 +914,7 @@ impl Conferences {
         reason: EndReason,
         leave: bool,
     ) {
+        self.expire_all_media(now, ctx, room);
         let Some(conf) = self.conferences.remove(room) else {
             return;
         };

@@ -10,6 +10,7 @@
 //! * [`request`] answers conference requests (XMPP and REST) on top of it.
 
 pub(crate) mod manager;
+pub mod media;
 pub mod member;
 pub mod request;
 #[cfg(test)]
@@ -138,6 +139,22 @@ pub enum ConferenceEvent {
         /// The room.
         room: BareJid,
     },
+    /// A participant was sent a session-initiate.
+    Invited {
+        /// The room.
+        room: BareJid,
+        /// The endpoint id.
+        endpoint: String,
+        /// Its bridge.
+        bridge: FullJid,
+    },
+    /// A participant's session-accept was accepted.
+    SessionAccepted {
+        /// The room.
+        room: BareJid,
+        /// The endpoint id.
+        endpoint: String,
+    },
     /// `single-participant-timeout` fired: the lone participant's media is
     /// torn down (it stays in the room).
     SingleParticipantTimeout {
@@ -189,6 +206,8 @@ pub struct Conference {
     pub elected_owner: Option<String>,
     /// Whether media is set up (`min-participants` reached).
     pub media_ready: bool,
+    /// Bridge sessions, Jingle sessions and sources.
+    pub media: media::ConferenceMedia,
     /// Who asked for the conference first, while nobody has joined yet
     /// (the per-requester flood limit counts these).
     pub(crate) creator: Option<String>,
@@ -204,6 +223,7 @@ impl Conference {
         room: BareJid,
         focus_occupant: FullJid,
         generation: u64,
+        media: media::ConferenceMedia,
         props: ConferenceProps,
         creator: Option<String>,
         now: Instant,
@@ -222,6 +242,7 @@ impl Conference {
             members: BTreeMap::new(),
             elected_owner: None,
             media_ready: false,
+            media,
             creator,
             ever_joined: false,
             created_at: now,

@@ -190,6 +190,16 @@ pub fn parse_contents<'a>(
     let mut groups = Vec::new();
     for content in contents {
         let description = content.get_child("description", NS_RTP);
+        // A content without sources has nothing to read, whatever its
+        // media (Jicofo would still choke on an unknown one, e.g. a data
+        // content with `media='application'`).
+        let holds_sources = |el: &Element| {
+            el.children()
+                .any(|c| c.is("source", NS_SSMA) || c.is("ssrc-group", NS_SSMA))
+        };
+        if !holds_sources(content) && !description.is_some_and(holds_sources) {
+            continue;
+        }
         let media_text = match description {
             Some(d) => d.attr("media"),
             None => content.attr("name"),

@@ -285,6 +285,14 @@ impl SourceSignaling {
         self.filter.filter(sources)
     }
 
+    /// Other endpoints' sources that the receiver learned are gone some
+    /// other way (their owner left the MUC): dropped from what it was sent
+    /// and what it should have, so nothing is signaled for them.
+    pub fn forget(&mut self, sources: &ConferenceSourceMap) {
+        self.signaled.remove_map(sources);
+        self.desired.remove_map(sources);
+    }
+
     /// The desired sources, unfiltered.
     pub fn desired(&self) -> &ConferenceSourceMap {
         &self.desired

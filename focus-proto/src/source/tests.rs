@@ -327,23 +327,31 @@ fn media_type_from_description_else_content_name() {
 }
 
 #[test]
-fn unknown_media_type_is_an_error_even_without_sources() {
-    let e = parse_xml("<content name='bundle'/>").expect_err("unknown media");
+fn unknown_media_type_is_an_error_only_with_sources() {
+    let e = parse_xml(
+        "<content name='bundle'><source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='1'/></content>",
+    )
+    .expect_err("unknown media");
     assert_eq!(e, SourceParseError::UnknownMediaType("bundle".into()));
     assert_eq!(
         e.to_string(),
         "bundle is not a currently supported MediaType"
     );
     let e = parse_xml(
-        "<content name='audio'><description xmlns='urn:xmpp:jingle:apps:rtp:1'/></content>",
+        "<content name='audio'><description xmlns='urn:xmpp:jingle:apps:rtp:1'>\
+           <source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='1'/></description></content>",
     )
     .expect_err("description without media");
     assert_eq!(e, SourceParseError::UnknownMediaType("null".into()));
-    assert!(
-        parse_xml("<content name='data'/>")
-            .expect("data")
-            .is_empty()
-    );
+    // Without sources the media type does not matter (a data content
+    // with `media='application'`, a content named `bundle`).
+    for xml in [
+        "<content name='data'/>",
+        "<content name='bundle'/>",
+        "<content name='data'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='application'/></content>",
+    ] {
+        assert!(parse_xml(xml).expect(xml).is_empty());
+    }
 }
 
 #[test]

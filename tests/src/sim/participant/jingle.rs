@@ -347,7 +347,10 @@ impl JingleClient {
         let mut content = Element::builder("content", NS_JINGLE)
             .attr(name("creator"), "responder")
             .attr(name("name"), content_name);
-        let description = offered.get_child("description", NS_RTP);
+        // lib-jitsi-meet writes no description for the data channel.
+        let description = offered
+            .get_child("description", NS_RTP)
+            .filter(|d| d.attr("media") != Some("application"));
         if let Some(d) = description {
             content = content.attr(name("senders"), "both");
             let media = d.attr("media").unwrap_or(content_name);

@@ -1,0 +1,1183 @@
+//! Media for a conference: each participant's bridge endpoint (COLIBRI2)
+//! and Jingle session, and the conference's validated source map.
+//!
+//! Once `min-participants` members are present every member is invited,
+//! and each later member on joining (jingle.md section 2):
+//!
+//! 1. its client's features are discovered (disco#info to its occupant
+//!    JID; on failure Jicofo's fallback, audio, video and SCTP);
+//! 2. a bridge is selected ([`BridgeSelector`]) and an endpoint allocated
+//!    on it (`conference-modify`, with `create='true'` on a bridge the
+//!    conference does not use yet);
+//! 3. the offer is built from `jicofo.codec`, the bridge's transport, and
+//!    the sources of the others and of the bridge (`jvb`), as compact JSON
+//!    for clients that take it, and sent as `session-initiate`.
+//!
+//! The participant's `session-accept` and `source-add` / `source-remove`
+//! are validated against the conference source map (sources.md); what is
+//! accepted goes to the bridge (the endpoint's complete set) and to every
+//! other participant (`source-add` / `source-remove`, sent at once or when
+//! their own session becomes active). A member that leaves has its
+//! endpoint expired (the bridge conference when it was the last), and its
+//! sources dropped without signaling: the others learn it from the MUC.
+//!
+//! Not yet: relays between bridges (a conference stays on one bridge:
+//! selection is given the conference's bridge), `source-signaling-delays`
+//! (changes are sent at once), re-invites after a bridge failure,
+//! transport-replace, ICE restarts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use jid::{BareJid, FullJid, Jid};
+use minidom::Element;
+use tracing::{debug, info, warn};
+
+use super::manager::{Ctx, MucIq};
+use super::{ConferenceEvent, Conferences};
+use crate::bridge::brewery::bridge_connection;
+use crate::bridge::{BridgeSelector, ConferenceBridge, ParticipantProperties};
+use crate::ext::colibri2::{
+    AllocationFailure, Answer, BridgeMark, ConferenceModify, Media as ColibriMedia, MeetingId,
+    ParticipantInfo, allocation_outcome,
+};
+use crate::ext::error::{Condition, IqKind, StanzaError, iq_error, iq_request, iq_result};
+use crate::ext::jingle::offer::{
+    ClientFeatures, OfferExtensions, OfferOptions, offer_contents, session_initiate,
+};
+use crate::ext::jingle::{
+    Action, BridgeSession as JingleBridgeSession, Content, Jingle, JsonMessage, ReasonCondition,
+    Transport,
+};
+use crate::focus::{ConnId, Output};
+use crate::source::jingle::{NS_JITMEET, group_element, map_to_contents, source_element};
+use crate::source::json::{json_message_text, map_to_compact_json};
+use crate::source::{
+    ConferenceSourceMap, EndpointSourceSet, JVB_OWNER, ReceiverFilter, SourceDiff, SourceSignaling,
+    ValidatingConferenceSourceMap, parse_jingle,
+};
+use crate::xml::ncname;
+use crate::xmpp::iq::IqOutcome;
+use crate::xmpp::ns;
+
+/// Clients that take sources as compact JSON.
+const FEATURE_JSON_SOURCES: &str = "http://jitsi.org/json-encoded-sources";
+/// Clients that get their remote sources from the bridge.
+const FEATURE_SSRC_REWRITING: &str = "http://jitsi.org/ssrc-rewriting-1";
+
+/// A participant's Jingle session as the focus sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    /// Its client's features are being discovered.
+    Discovering,
+    /// Its endpoint is being allocated on a bridge.
+    Allocating,
+    /// The offer went out; waiting for session-accept.
+    Pending,
+    /// Accepted.
+    Active,
+    /// Ended (terminated, failed, or its session-accept was refused).
+    Ended,
+    /// No bridge could be selected or allocated; invited again later.
+    Failed,
+}
+
+/// One participant's media.
+#[derive(Debug, Clone)]
+pub struct ParticipantMedia {
+    /// Where it is in the invite and session.
+    pub state: SessionState,
+    /// The current Jingle session id.
+    pub sid: Option<String>,
+    /// Its bridge.
+    pub bridge: Option<FullJid>,
+    /// Its client's features.
+    pub features: ClientFeatures,
+    /// Sources to it go as compact JSON.
+    pub json_sources: bool,
+    /// The offer's options.
+    pub options: OfferOptions,
+    signaling: SourceSignaling,
+}
+
+impl ParticipantMedia {
+    fn new() -> Self {
+        Self {
+            state: SessionState::Discovering,
+            sid: None,
+            bridge: None,
+            features: ClientFeatures::discovery_failed(),
+            json_sources: false,
+            options: OfferOptions::default(),
+            signaling: SourceSignaling::new(ReceiverFilter::default()),
+        }
+    }
+}
+
+/// The conference on one bridge.
+#[derive(Debug, Clone)]
+pub struct BridgeSession {
+    /// Random id, sent to clients in `bridge-session`.
+    pub id: String,
+    /// Endpoints allocated (or being allocated) on it.
+    pub endpoints: BTreeSet<String>,
+    /// The bridge's own sources (owner `jvb`), from the creating answer.
+    pub feedback: EndpointSourceSet,
+}
+
+/// Media state of one conference.
+#[derive(Debug, Clone)]
+pub struct ConferenceMedia {
+    /// Participants by endpoint id.
+    pub participants: BTreeMap<String, ParticipantMedia>,
+    /// Bridge sessions by bridge.
+    pub bridges: BTreeMap<FullJid, BridgeSession>,
+    /// Every participant's validated sources.
+    pub sources: ValidatingConferenceSourceMap,
+}
+
+impl ConferenceMedia {
+    pub(crate) fn new(config: &crate::config::Config) -> Self {
+        let c = &config.conference;
+        Self {
+            participants: BTreeMap::new(),
+            bridges: BTreeMap::new(),
+            sources: ValidatingConferenceSourceMap::new(
+                c.max_ssrcs_per_user as usize,
+                c.max_ssrc_groups_per_user as usize,
+            ),
+        }
+    }
+}
+
+/// What a media request of a conference was for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MediaIq {
+    /// disco#info to a participant.
+    Discover {
+        room: BareJid,
+        generation: u64,
+        nick: String,
+    },
+    /// An endpoint allocation.
+    Allocate {
+        room: BareJid,
+        generation: u64,
+        nick: String,
+        bridge: FullJid,
+        /// SCTP was asked for.
+        sctp: bool,
+    },
+    /// A session-initiate.
+    Offer {
+        room: BareJid,
+        generation: u64,
+        nick: String,
+        sid: String,
+    },
+    /// A fire-and-forget bridge request.
+    Bridge {
+        room: BareJid,
+        generation: u64,
+        bridge: FullJid,
+    },
+}
+
+impl MediaIq {
+    pub(crate) fn room(&self) -> &BareJid {
+        match self {
+            Self::Discover { room, .. }
+            | Self::Allocate { room, .. }
+            | Self::Offer { room, .. }
+            | Self::Bridge { room, .. } => room,
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        match self {
+            Self::Discover { generation, .. }
+            | Self::Allocate { generation, .. }
+            | Self::Offer { generation, .. }
+            | Self::Bridge { generation, .. } => *generation,
+        }
+    }
+}
+
+/// A Jingle error answer.
+fn jingle_error(iq: &Element, condition: Condition, text: Option<&str>) -> Element {
+    let mut error = StanzaError::new(condition);
+    if let Some(text) = text {
+        error = error.with_text(text);
+    }
+    iq_error(iq, &error, None)
+}
+
+/// The 64 random bits of a Jingle sid, in base 32 (Jicofo's form).
+fn new_sid(ctx: &mut Ctx<'_>) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut n = ctx.rng.next_u64();
+    let mut out = Vec::with_capacity(13);
+    loop {
+        out.push(ALPHABET[(n % 32) as usize]);
+        n /= 32;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+impl Conferences {
+    /// Invites every member that has no media yet (media just became
+    /// ready, or a bridge appeared).
+    pub(crate) fn invite_all(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid) {
+        let Some(conf) = self.conferences.get(room) else {
+            return;
+        };
+        let nicks: Vec<String> = conf
+            .members
+            .keys()
+            .filter(|n| {
+                conf.media
+                    .participants
+                    .get(*n)
+                    .is_none_or(|p| p.state == SessionState::Failed)
+            })
+            .cloned()
+            .collect();
+        for nick in nicks {
+            self.invite(now, ctx, room, &nick);
+        }
+    }
+
+    /// Starts inviting `nick`: feature discovery first.
+    pub(crate) fn invite(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        if !conf.media_ready || !conf.members.contains_key(nick) {
+            return;
+        }
+        conf.media
+            .participants
+            .insert(nick.to_owned(), ParticipantMedia::new());
+        let generation = conf.generation;
+        let Ok(occupant) = room.with_resource_str(nick) else {
+            return;
+        };
+        let context = MucIq::Media(MediaIq::Discover {
+            room: room.clone(),
+            generation,
+            nick: nick.to_owned(),
+        });
+        let id = self.iqs.register(
+            ctx.rng,
+            now,
+            ctx.config.xmpp.client.reply_timeout,
+            ConnId::Client,
+            occupant.as_str(),
+            context,
+        );
+        let query = Element::builder("query", ns::DISCO_INFO).build();
+        ctx.send(iq_request(IqKind::Get, &id, occupant.as_str(), query));
+    }
+
+    /// An answer to one of the media requests.
+    pub(crate) fn on_media_iq(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        context: MediaIq,
+        outcome: IqOutcome,
+    ) {
+        match context {
+            MediaIq::Discover { room, nick, .. } => {
+                let features: Vec<String> = match &outcome {
+                    IqOutcome::Result(iq) => iq
+                        .get_child("query", ns::DISCO_INFO)
+                        .into_iter()
+                        .flat_map(|q| q.children())
+                        .filter(|c| c.is("feature", ns::DISCO_INFO))
+                        .filter_map(|c| c.attr("var"))
+                        .map(str::to_owned)
+                        .collect(),
+                    other => {
+                        debug!(conference = %room, endpoint = %nick, ?other, "feature discovery failed; defaults");
+                        Vec::new()
+                    }
+                };
+                self.on_features(now, ctx, &room, &nick, &features);
+            }
+            MediaIq::Allocate {
+                room,
+                nick,
+                bridge,
+                sctp,
+                ..
+            } => {
+                let answer = match outcome {
+                    IqOutcome::Result(iq) => Answer::parse(&iq).ok(),
+                    IqOutcome::Error(e) => {
+                        Some(Answer::Error(crate::ext::colibri2::BridgeError::new(
+                            e.condition,
+                            e.text.as_deref(),
+                            None,
+                        )))
+                    }
+                    IqOutcome::Timeout => None,
+                };
+                self.on_allocated(now, ctx, &room, &nick, &bridge, sctp, answer.as_ref());
+            }
+            MediaIq::Offer {
+                room, nick, sid, ..
+            } => {
+                if let IqOutcome::Error(e) = outcome {
+                    warn!(conference = %room, endpoint = %nick, condition = e.condition.as_str(), "session-initiate refused");
+                    self.terminate(now, ctx, &room, &nick, &sid, true);
+                }
+            }
+            MediaIq::Bridge { room, bridge, .. } => {
+                if let IqOutcome::Error(e) = outcome {
+                    warn!(conference = %room, bridge = %bridge, condition = e.condition.as_str(), "bridge refused an update");
+                }
+            }
+        }
+    }
+
+    fn on_features(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        features: &[String],
+    ) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(p) = conf.media.participants.get_mut(nick) else {
+            return;
+        };
+        let c = &ctx.config.conference;
+        p.features = if features.is_empty() {
+            ClientFeatures::discovery_failed()
+        } else {
+            ClientFeatures::from_disco(features.iter().map(String::as_str))
+        };
+        let has = |f: &str| features.iter().any(|x| x == f);
+        p.json_sources = c.use_json_encoded_sources && has(FEATURE_JSON_SOURCES);
+        let mut options = OfferOptions::for_client(&p.features);
+        options.sctp &= ctx.config.sctp.enabled;
+        p.options = options;
+        p.signaling = SourceSignaling::new(ReceiverFilter {
+            audio: options.audio,
+            video: options.video,
+            strip_simulcast: c.strip_simulcast,
+            ssrc_rewriting: c.use_ssrc_rewriting && has(FEATURE_SSRC_REWRITING),
+        });
+        p.state = SessionState::Allocating;
+        self.allocate(now, ctx, room, nick);
+    }
+
+    /// Selects a bridge and asks it for an endpoint.
+    fn allocate(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(member) = conf.members.get(nick) else {
+            return;
+        };
+        let Some(registry) = ctx.bridges.as_deref_mut() else {
+            warn!(conference = %room, endpoint = nick, "no bridge brewery configured: no media");
+            if let Some(p) = conf.media.participants.get_mut(nick) {
+                p.state = SessionState::Failed;
+            }
+            return;
+        };
+        let selector = match BridgeSelector::new(ctx.config) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "bridge selection is misconfigured");
+                return;
+            }
+        };
+        let in_use: Vec<ConferenceBridge<'_>> = conf
+            .media
+            .bridges
+            .iter()
+            .map(|(jid, s)| ConferenceBridge::new(jid, s.endpoints.len() as u32))
+            .collect();
+        let participant = ParticipantProperties {
+            region: member.region.as_deref(),
+            visitor: false,
+        };
+        let selected = selector.select(registry.iter(), &in_use, &participant, None, now);
+        let bridge = match selected {
+            Ok(s) => s.bridge.jid.clone(),
+            Err(e) => {
+                warn!(conference = %room, endpoint = nick, error = %e, "no bridge for the participant");
+                if let Some(p) = conf.media.participants.get_mut(nick) {
+                    p.state = SessionState::Failed;
+                }
+                return;
+            }
+        };
+        if let Some(b) = registry.get_mut(&bridge) {
+            b.endpoint_added(now);
+        }
+        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+            return;
+        };
+        let Some(p) = conf.media.participants.get_mut(nick) else {
+            return;
+        };
+        p.bridge = Some(bridge.clone());
+        let options = p.options;
+        let media: Vec<ColibriMedia> =
+            crate::ext::jingle::offer::media_contents(ctx.config, &options)
+                .iter()
+                .filter_map(|c| c.description.as_ref())
+                .filter_map(ColibriMedia::from_description)
+                .collect();
+        let info = ParticipantInfo {
+            id: nick.to_owned(),
+            stats_id: member.stats_id.clone(),
+            sources: EndpointSourceSet::new(),
+            supports_private_addresses: false,
+            use_ssrc_rewriting: false,
+            use_rtp_mid_demux: false,
+            diarize: member.diarize,
+            visitor: false,
+            audio_muted: false,
+            video_muted: false,
+            use_sctp: options.sctp,
+            media,
+        };
+        let first = !conf.media.bridges.contains_key(&bridge);
+        let session = conf
+            .media
+            .bridges
+            .entry(bridge.clone())
+            .or_insert_with(|| BridgeSession {
+                id: ctx.rng.token(12),
+                endpoints: BTreeSet::new(),
+                feedback: EndpointSourceSet::new(),
+            });
+        session.endpoints.insert(nick.to_owned());
+        let request = if first {
+            ConferenceModify::create_conference(
+                meeting_id,
+                room.to_string(),
+                conf.props.rtcstats_enabled,
+                &info,
+                Vec::new(),
+            )
+        } else {
+            ConferenceModify::allocate(meeting_id, &info)
+        };
+        info!(conference = %room, endpoint = nick, bridge = %bridge, create = first, "allocating an endpoint");
+        let context = MucIq::Media(MediaIq::Allocate {
+            room: room.clone(),
+            generation: conf.generation,
+            nick: nick.to_owned(),
+            bridge: bridge.clone(),
+            sctp: options.sctp,
+        });
+        let conn = bridge_connection(ctx.config);
+        let timeout = ctx
+            .config
+            .xmpp
+            .connection(ctx.config.bridge.xmpp_connection_name)
+            .reply_timeout;
+        let id = self.iqs.register(
+            ctx.rng,
+            now,
+            timeout,
+            conn.clone(),
+            bridge.as_str(),
+            context,
+        );
+        ctx.out.push_back(Output::Send {
+            conn,
+            stanza: request.to_iq(&id, bridge.as_str()),
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_allocated(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        bridge: &FullJid,
+        sctp: bool,
+        answer: Option<&Answer>,
+    ) {
+        let outcome = allocation_outcome(answer, nick, sctp);
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let allocated = match outcome {
+            Ok(a) => a,
+            Err(failure) => {
+                let mark = match failure {
+                    AllocationFailure::FailParticipant { mark } => mark,
+                    AllocationFailure::RemoveSession { mark } => mark,
+                    _ => None,
+                };
+                warn!(conference = %room, endpoint = nick, bridge = %bridge, ?failure, "allocation failed");
+                if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(bridge)) {
+                    match mark {
+                        Some(BridgeMark::NonOperational) => b.set_operational(now, false),
+                        Some(BridgeMark::GracefulShutdown) => b.graceful_shutdown = true,
+                        None => {}
+                    }
+                    b.endpoint_removed();
+                }
+                if let Some(session) = conf.media.bridges.get_mut(bridge) {
+                    session.endpoints.remove(nick);
+                    if session.endpoints.is_empty() {
+                        conf.media.bridges.remove(bridge);
+                    }
+                }
+                if let Some(p) = conf.media.participants.get_mut(nick) {
+                    p.state = SessionState::Failed;
+                    p.bridge = None;
+                }
+                return;
+            }
+        };
+        let Some(session) = conf.media.bridges.get_mut(bridge) else {
+            return;
+        };
+        if session.feedback.is_empty() && !allocated.feedback_sources.is_empty() {
+            session.feedback = allocated.feedback_sources.clone();
+        }
+        let session_id = session.id.clone();
+        let feedback = session.feedback.clone();
+        let region = ctx
+            .bridges
+            .as_deref()
+            .and_then(|r| r.get(bridge))
+            .and_then(|b| b.region.clone());
+        let mut offered = conf.media.sources.map().clone();
+        offered.add(JVB_OWNER, &feedback);
+        let Some(p) = conf.media.participants.get_mut(nick) else {
+            return;
+        };
+        if p.state != SessionState::Allocating {
+            return;
+        }
+        let transport: Transport = allocated.transport.clone();
+        let mut contents = match offer_contents(
+            ctx.config,
+            &p.options,
+            &transport,
+            allocated.sctp_port,
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(conference = %room, endpoint = nick, error = %e, "cannot build the offer");
+                p.state = SessionState::Failed;
+                return;
+            }
+        };
+        let visible = ReceiverFilter {
+            strip_simulcast: false,
+            ..ReceiverFilter::default()
+        }
+        .apply(nick, &offered);
+        let to_offer = p.signaling.reset(&visible);
+        let mut extensions = OfferExtensions {
+            bridge_session: JingleBridgeSession {
+                id: Some(session_id),
+                region,
+                ..JingleBridgeSession::default()
+            },
+            ..OfferExtensions::default()
+        };
+        if p.json_sources {
+            extensions.json_message = Some(JsonMessage::sources(&map_to_compact_json(&to_offer)));
+        } else {
+            add_sources_to_contents(&mut contents, &to_offer);
+        }
+        let sid = new_sid(ctx);
+        let initiator = ctx
+            .client_jid
+            .cloned()
+            .map(Jid::from)
+            .unwrap_or_else(|| Jid::from(conf.focus_occupant.clone()));
+        let jingle = session_initiate(&sid, initiator, contents, &extensions);
+        p.sid = Some(sid.clone());
+        p.state = SessionState::Pending;
+        let Ok(occupant) = room.with_resource_str(nick) else {
+            return;
+        };
+        let context = MucIq::Media(MediaIq::Offer {
+            room: room.clone(),
+            generation: conf.generation,
+            nick: nick.to_owned(),
+            sid: sid.clone(),
+        });
+        let id = self.iqs.register(
+            ctx.rng,
+            now,
+            ctx.config.xmpp.client.reply_timeout,
+            ConnId::Client,
+            occupant.as_str(),
+            context,
+        );
+        info!(conference = %room, endpoint = nick, bridge = %bridge, sid = %sid, "session-initiate");
+        ctx.send(iq_request(
+            IqKind::Set,
+            &id,
+            occupant.as_str(),
+            jingle.to_element(),
+        ));
+        ctx.event(ConferenceEvent::Invited {
+            room: room.clone(),
+            endpoint: nick.to_owned(),
+            bridge: bridge.clone(),
+        });
+    }
+
+    /// A Jingle IQ from an occupant of `room`. Always answers.
+    pub(crate) fn on_jingle(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        iq: &Element,
+        jingle: &Element,
+    ) {
+        let from = iq.attr("from").and_then(|f| FullJid::new(f).ok());
+        let Some(from) = from else {
+            ctx.send(jingle_error(iq, Condition::BadRequest, None));
+            return;
+        };
+        let room = from.to_bare();
+        let nick = from.resource().as_str().to_owned();
+        let sid = jingle.attr("sid").unwrap_or("");
+        let current = self
+            .conferences
+            .get(&room)
+            .and_then(|c| c.media.participants.get(&nick))
+            .filter(|p| p.sid.as_deref() == Some(sid))
+            .map(|p| p.state.clone());
+        let Some(state) = current else {
+            debug!(from = %from, sid, "Jingle for an unknown session");
+            ctx.send(jingle_error(iq, Condition::BadRequest, None));
+            return;
+        };
+        let Some(action) = jingle.attr("action") else {
+            ctx.send(jingle_error(
+                iq,
+                Condition::BadRequest,
+                Some("Missing 'action'"),
+            ));
+            return;
+        };
+        if state == SessionState::Ended {
+            ctx.send(jingle_error(iq, Condition::Gone, Some("session ended")));
+            return;
+        }
+        match Action::from_wire(action) {
+            Some(Action::SessionAccept) => self.on_accept(now, ctx, &room, &nick, iq, jingle),
+            Some(a) if a.is_source_add() => self.on_source_add(now, ctx, &room, &nick, iq, jingle),
+            Some(a) if a.is_source_remove() => {
+                self.on_source_remove(now, ctx, &room, &nick, iq, jingle)
+            }
+            Some(Action::SessionTerminate) => {
+                ctx.send(iq_result(iq, None));
+                info!(conference = %room, endpoint = %nick, "session terminated by the participant");
+                self.terminate(now, ctx, &room, &nick, sid, false);
+            }
+            Some(Action::TransportInfo) => {
+                ctx.send(iq_result(iq, None));
+                if let Ok(parsed) = Jingle::parse(jingle)
+                    && let Some(t) = parsed.first_transport()
+                {
+                    self.update_bridge(now, ctx, &room, &nick, Some(t.clone()), false, None);
+                }
+            }
+            Some(Action::SessionInfo | Action::TransportAccept | Action::TransportReject) => {
+                ctx.send(iq_result(iq, None));
+            }
+            _ => ctx.send(jingle_error(
+                iq,
+                Condition::FeatureNotImplemented,
+                Some("Unsupported 'action'"),
+            )),
+        }
+    }
+
+    fn on_accept(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        iq: &Element,
+        jingle: &Element,
+    ) {
+        let parsed = Jingle::parse(jingle);
+        let sources = parse_jingle(jingle);
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(p) = conf.media.participants.get_mut(nick) else {
+            return;
+        };
+        p.state = SessionState::Active;
+        let (parsed, sources) = match (parsed, sources) {
+            (Ok(j), Ok(s)) => (j, s),
+            (Err(e), _) => {
+                p.state = SessionState::Ended;
+                ctx.send(jingle_error(
+                    iq,
+                    Condition::BadRequest,
+                    Some(&e.to_string()),
+                ));
+                return;
+            }
+            (_, Err(e)) => {
+                p.state = SessionState::Ended;
+                ctx.send(jingle_error(
+                    iq,
+                    Condition::BadRequest,
+                    Some(&e.to_string()),
+                ));
+                return;
+            }
+        };
+        let accepted = match conf.media.sources.try_to_add(nick, &sources) {
+            Ok(a) => a,
+            Err(e) => {
+                warn!(conference = %room, endpoint = nick, error = %e, "session-accept sources refused");
+                p.state = SessionState::Ended;
+                ctx.send(jingle_error(
+                    iq,
+                    Condition::BadRequest,
+                    Some(&e.to_string()),
+                ));
+                return;
+            }
+        };
+        info!(conference = %room, endpoint = nick, sources = accepted.sources().len(), "session accepted");
+        let mut transport = parsed.first_transport().cloned();
+        if let Some(t) = &mut transport {
+            t.rtcp_mux = true;
+        }
+        let last_n = parsed.initial_last_n();
+        self.update_bridge(now, ctx, room, nick, transport, true, last_n);
+        self.propagate(ctx, room, nick, &accepted, true);
+        self.flush_signaling(ctx, room, nick);
+        ctx.send(iq_result(iq, None));
+        ctx.event(ConferenceEvent::SessionAccepted {
+            room: room.clone(),
+            endpoint: nick.to_owned(),
+        });
+    }
+
+    fn on_source_add(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        iq: &Element,
+        jingle: &Element,
+    ) {
+        let sources = match parse_jingle(jingle) {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.send(jingle_error(
+                    iq,
+                    Condition::BadRequest,
+                    Some(&e.to_string()),
+                ));
+                return;
+            }
+        };
+        if sources.is_empty() {
+            ctx.send(iq_result(iq, None));
+            return;
+        }
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let c = &ctx.config.conference;
+        let (audio, video) = conf.sender_counts();
+        let mut over = String::new();
+        if sources.has_audio() && audio >= c.max_audio_senders as usize {
+            over.push_str("audio ");
+        }
+        if sources.has_video() && video >= c.max_video_senders as usize {
+            over.push_str("video");
+        }
+        if !over.is_empty() {
+            let text = format!("Sender count exceeded for: {over}");
+            ctx.send(jingle_error(iq, Condition::ResourceConstraint, Some(&text)));
+            return;
+        }
+        match conf.media.sources.try_to_add(nick, &sources) {
+            Ok(accepted) => {
+                self.update_bridge(now, ctx, room, nick, None, true, None);
+                self.propagate(ctx, room, nick, &accepted, true);
+                ctx.send(iq_result(iq, None));
+            }
+            Err(e) => ctx.send(jingle_error(
+                iq,
+                Condition::BadRequest,
+                Some(&e.to_string()),
+            )),
+        }
+    }
+
+    fn on_source_remove(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        iq: &Element,
+        jingle: &Element,
+    ) {
+        let sources = match parse_jingle(jingle) {
+            Ok(s) => s,
+            Err(e) => {
+                ctx.send(jingle_error(
+                    iq,
+                    Condition::BadRequest,
+                    Some(&e.to_string()),
+                ));
+                return;
+            }
+        };
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        match conf.media.sources.try_to_remove(nick, &sources) {
+            Ok(removed) => {
+                if !removed.is_empty() {
+                    self.update_bridge(now, ctx, room, nick, None, true, None);
+                    self.propagate(ctx, room, nick, &removed, false);
+                }
+                ctx.send(iq_result(iq, None));
+            }
+            Err(e) => ctx.send(jingle_error(
+                iq,
+                Condition::BadRequest,
+                Some(&e.to_string()),
+            )),
+        }
+    }
+
+    /// Sends the participant's endpoint update (transport and/or its
+    /// complete sources) to its bridge.
+    #[allow(clippy::too_many_arguments)]
+    fn update_bridge(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        transport: Option<Transport>,
+        with_sources: bool,
+        initial_last_n: Option<i32>,
+    ) {
+        let Some(conf) = self.conferences.get(room) else {
+            return;
+        };
+        let Some(bridge) = conf
+            .media
+            .participants
+            .get(nick)
+            .and_then(|p| p.bridge.clone())
+        else {
+            return;
+        };
+        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+            return;
+        };
+        let empty = EndpointSourceSet::new();
+        let sources = with_sources.then(|| conf.media.sources.get(nick).unwrap_or(&empty));
+        let stats_id = conf.members.get(nick).and_then(|m| m.stats_id.clone());
+        let Some(request) = ConferenceModify::update_endpoint(
+            meeting_id,
+            nick,
+            stats_id,
+            transport,
+            sources,
+            initial_last_n,
+        ) else {
+            return;
+        };
+        let generation = conf.generation;
+        self.bridge_request(now, ctx, room, generation, &bridge, &request);
+    }
+
+    fn bridge_request(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        generation: u64,
+        bridge: &FullJid,
+        request: &ConferenceModify,
+    ) {
+        let conn = bridge_connection(ctx.config);
+        let timeout = ctx
+            .config
+            .xmpp
+            .connection(ctx.config.bridge.xmpp_connection_name)
+            .reply_timeout;
+        let context = MucIq::Media(MediaIq::Bridge {
+            room: room.clone(),
+            generation,
+            bridge: bridge.clone(),
+        });
+        let id = self.iqs.register(
+            ctx.rng,
+            now,
+            timeout,
+            conn.clone(),
+            bridge.as_str(),
+            context,
+        );
+        ctx.out.push_back(Output::Send {
+            conn,
+            stanza: request.to_iq(&id, bridge.as_str()),
+        });
+    }
+
+    /// Records `owner`'s added (or removed) sources for every other
+    /// participant and sends what is due.
+    fn propagate(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        owner: &str,
+        set: &EndpointSourceSet,
+        add: bool,
+    ) {
+        if set.is_empty() {
+            return;
+        }
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let change = ConferenceSourceMap::single(owner, set.clone());
+        let others: Vec<String> = conf
+            .media
+            .participants
+            .keys()
+            .filter(|n| n.as_str() != owner)
+            .cloned()
+            .collect();
+        for other in &others {
+            if let Some(p) = conf.media.participants.get_mut(other) {
+                if add {
+                    p.signaling.add_sources(&change);
+                } else {
+                    p.signaling.remove_sources(&change);
+                }
+            }
+        }
+        for other in others {
+            self.flush_signaling(ctx, room, &other);
+        }
+    }
+
+    /// Sends `nick` what its signaling state has pending, if its session
+    /// is active.
+    fn flush_signaling(&mut self, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(p) = conf.media.participants.get_mut(nick) else {
+            return;
+        };
+        if p.state != SessionState::Active || !p.signaling.has_pending() {
+            return;
+        }
+        let Some(sid) = p.sid.clone() else {
+            return;
+        };
+        let SourceDiff { to_remove, to_add } = p.signaling.update();
+        let json = p.json_sources;
+        let Ok(occupant) = room.with_resource_str(nick) else {
+            return;
+        };
+        for (action, map) in [
+            (Action::SourceRemove, to_remove),
+            (Action::SourceAdd, to_add),
+        ] {
+            if map.is_empty() {
+                continue;
+            }
+            let mut jingle = Element::builder("jingle", crate::ext::jingle::NS_JINGLE)
+                .attr(ncname("action"), action.as_str())
+                .attr(ncname("sid"), sid.as_str())
+                .build();
+            if json {
+                jingle.append_child(
+                    Element::builder("json-message", NS_JITMEET)
+                        .append(json_message_text(&map))
+                        .build(),
+                );
+            } else {
+                for content in map_to_contents(&map) {
+                    jingle.append_child(content);
+                }
+            }
+            let id = ctx.rng.token(10);
+            debug!(conference = %room, endpoint = nick, action = action.as_str(), "source signaling");
+            ctx.send(iq_request(IqKind::Set, &id, occupant.as_str(), jingle));
+        }
+    }
+
+    /// Ends `nick`'s session: `send` sends session-terminate (the focus
+    /// ends it); its endpoint is expired and its sources removed (and
+    /// signaled to the others).
+    fn terminate(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        sid: &str,
+        send: bool,
+    ) {
+        if send && let Ok(occupant) = room.with_resource_str(nick) {
+            let jingle = Jingle::session_terminate(
+                sid,
+                ReasonCondition::GeneralError,
+                Some("jingle session failed"),
+            );
+            let id = ctx.rng.token(10);
+            ctx.send(iq_request(
+                IqKind::Set,
+                &id,
+                occupant.as_str(),
+                jingle.to_element(),
+            ));
+        }
+        let removed = self.remove_participant_media(now, ctx, room, nick);
+        if let Some(removed) = removed {
+            self.propagate(ctx, room, nick, &removed, false);
+        }
+        if let Some(p) = self
+            .conferences
+            .get_mut(room)
+            .and_then(|c| c.media.participants.get_mut(nick))
+        {
+            p.state = SessionState::Ended;
+        }
+    }
+
+    /// A member left the room: its media goes; the others learn it from
+    /// the MUC, so nothing is signaled to them.
+    pub(crate) fn member_left_media(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+    ) {
+        let removed = self.remove_participant_media(now, ctx, room, nick);
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        conf.media.participants.remove(nick);
+        if let Some(removed) = removed {
+            let change = ConferenceSourceMap::single(nick, removed);
+            for p in conf.media.participants.values_mut() {
+                p.signaling.forget(&change);
+            }
+        }
+    }
+
+    /// Expires `nick`'s endpoint (the bridge conference, when it was the
+    /// last) and removes its sources; returns them.
+    fn remove_participant_media(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+    ) -> Option<EndpointSourceSet> {
+        let conf = self.conferences.get_mut(room)?;
+        let removed = conf.media.sources.remove_owner(nick);
+        let bridge = conf.media.participants.get_mut(nick)?.bridge.take()?;
+        let meeting_id = conf
+            .meeting_id
+            .clone()
+            .and_then(|m| MeetingId::new(m).ok())?;
+        let generation = conf.generation;
+        let session = conf.media.bridges.get_mut(&bridge)?;
+        session.endpoints.remove(nick);
+        let request = if session.endpoints.is_empty() {
+            conf.media.bridges.remove(&bridge);
+            info!(conference = %room, bridge = %bridge, "last endpoint on the bridge: conference expired");
+            Some(ConferenceModify::expire_conference(meeting_id))
+        } else {
+            ConferenceModify::expire_endpoints(meeting_id, [nick])
+        };
+        if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(&bridge)) {
+            b.endpoint_removed();
+        }
+        if let Some(request) = request {
+            self.bridge_request(now, ctx, room, generation, &bridge, &request);
+        }
+        removed
+    }
+
+    /// The conference ends: every bridge conference is expired.
+    pub(crate) fn expire_all_media(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+            return;
+        };
+        let generation = conf.generation;
+        let sessions = std::mem::take(&mut conf.media.bridges);
+        conf.media.participants.clear();
+        for (bridge, session) in sessions {
+            if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(&bridge)) {
+                for _ in &session.endpoints {
+                    b.endpoint_removed();
+                }
+            }
+            let request = ConferenceModify::expire_conference(meeting_id.clone());
+            self.bridge_request(now, ctx, room, generation, &bridge, &request);
+        }
+    }
+}
+
+/// Adds `map`'s sources (with their owners) to the offer's descriptions of
+/// the matching media.
+fn add_sources_to_contents(contents: &mut [Content], map: &ConferenceSourceMap) {
+    for (owner, set) in map.iter() {
+        for source in set.sources() {
+            if let Some(d) = contents
+                .iter_mut()
+                .filter_map(|c| c.description.as_mut())
+                .find(|d| d.media.as_str() == source.media_type.as_str())
+            {
+                d.other.push(source_element(source, Some(owner)));
+            }
+        }
+        for group in set.groups() {
+            if let Some(d) = contents
+                .iter_mut()
+                .filter_map(|c| c.description.as_mut())
+                .find(|d| d.media.as_str() == group.media_type.as_str())
+            {
+                d.other.push(group_element(group));
+            }
+        }
+    }
+}

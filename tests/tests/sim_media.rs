@@ -1,0 +1,143 @@
+//! Conferences with media in the deterministic simulation: the real focus,
+//! emulated bridges, and participants that answer Jingle like
+//! lib-jitsi-meet (jingle.md, sources.md, colibri2.md).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use focus_proto::Event;
+use focus_proto::bridge::BridgeEvent;
+use focus_proto::conference::ConferenceEvent;
+use focus_tests::sim::{BREWERY_JID, BridgeId, BridgeOptions, ParticipantId, ParticipantSpec, Sim};
+
+const ROOM: &str = "media@muc.meet.jitsi";
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// A focus in the brewery with one bridge, ready.
+fn sim_with_bridge(seed: u64) -> (Sim, BridgeId) {
+    let mut sim = Sim::builder().seed(seed).with_brewery().build();
+    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-1");
+    options.seed = seed;
+    let bridge = sim.add_bridge(options);
+    let ready = sim.run_until(
+        |s| {
+            s.events()
+                .iter()
+                .any(|(_, e)| matches!(e, Event::Bridge(BridgeEvent::Added { .. })))
+        },
+        secs(10),
+    );
+    assert!(ready, "the bridge never joined:\n{}", sim.trace_text());
+    (sim, bridge)
+}
+
+fn accepted(sim: &Sim, p: ParticipantId) -> bool {
+    sim.participant(p).jingle().accepted
+}
+
+/// The SSRCs a receiver should see of `sender`: audio, and the first
+/// simulcast layer with its RTX (simulcast is stripped for receivers).
+fn expected_remote(sim: &Sim, sender: ParticipantId) -> BTreeSet<u32> {
+    let own = sim.participant(sender).own_sources();
+    let mut out = BTreeSet::new();
+    for s in own.sources.iter().filter(|s| s.media == "audio") {
+        out.insert(s.ssrc);
+    }
+    let sim_group = own.video_groups.iter().find(|(sem, _)| *sem == "SIM");
+    let first_layer = sim_group.and_then(|(_, ssrcs)| ssrcs.first().copied());
+    if let Some(first) = first_layer {
+        out.insert(first);
+        for (sem, ssrcs) in &own.video_groups {
+            if *sem == "FID" && ssrcs.first() == Some(&first) {
+                out.extend(ssrcs.iter().copied());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn two_participants_get_sessions_and_each_others_sources() {
+    let (mut sim, bridge) = sim_with_bridge(11);
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    let both = sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10));
+    assert!(both, "sessions not accepted:\n{}", sim.trace_text());
+    sim.run_for(secs(1));
+
+    let (nick_a, nick_b) = (
+        sim.participant(a).nick().to_owned(),
+        sim.participant(b).nick().to_owned(),
+    );
+    let seen_by_a = &sim.participant(a).jingle().remote;
+    assert_eq!(
+        seen_by_a.get(&nick_b),
+        Some(&expected_remote(&sim, b)),
+        "what a sees of b: {seen_by_a:?}"
+    );
+    assert!(seen_by_a.contains_key("jvb"), "the bridge's own sources");
+    assert!(!seen_by_a.contains_key(&nick_a), "never its own sources");
+    let seen_by_b = &sim.participant(b).jingle().remote;
+    assert_eq!(seen_by_b.get(&nick_a), Some(&expected_remote(&sim, a)));
+    for p in [a, b] {
+        let j = sim.participant(p).jingle();
+        assert!(j.problems.is_empty(), "{:?}", j.problems);
+        assert_eq!(j.offers, 1);
+    }
+    let emulator = sim.bridge(bridge);
+    assert_eq!(emulator.conference_count(), 1);
+    assert_eq!(emulator.endpoint_count(), 2);
+    let invited = sim
+        .events()
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Conference(ConferenceEvent::Invited { .. })))
+        .count();
+    assert_eq!(invited, 2);
+
+    // a leaves: its endpoint is expired, b is not told (the MUC tells it).
+    sim.leave(a);
+    sim.run_for(secs(2));
+    assert_eq!(sim.bridge(bridge).endpoint_count(), 1);
+    // b leaves too: the bridge conference is expired.
+    sim.leave(b);
+    sim.run_for(secs(2));
+    assert_eq!(sim.bridge(bridge).conference_count(), 0);
+    sim.assert_no_errors();
+}
+
+#[test]
+fn a_third_participant_joins_a_running_conference() {
+    let (mut sim, bridge) = sim_with_bridge(12);
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    let c = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, c), secs(10)));
+    sim.run_for(secs(1));
+    for (receiver, senders) in [(a, [b, c]), (b, [a, c]), (c, [a, b])] {
+        for sender in senders {
+            let nick = sim.participant(sender).nick().to_owned();
+            assert_eq!(
+                sim.participant(receiver).jingle().remote.get(&nick),
+                Some(&expected_remote(&sim, sender)),
+                "{receiver:?} about {sender:?}"
+            );
+        }
+    }
+    assert_eq!(sim.bridge(bridge).endpoint_count(), 3);
+    sim.assert_no_errors();
+}
+
+#[test]
+fn without_bridges_nobody_is_invited() {
+    let mut sim = Sim::builder().seed(13).with_brewery().build();
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    sim.run_for(secs(5));
+    assert!(sim.participant(a).in_room() && sim.participant(b).in_room());
+    assert_eq!(sim.participant(a).jingle().offers, 0);
+    sim.assert_no_errors();
+}
