@@ -289,9 +289,7 @@ impl Focus {
         if self.next_health_check.is_some_and(|at| now >= at) {
             self.start_health_check(now);
         }
-        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
-            brewery.handle_timeout(now, &mut ctx);
-        }
+        self.with_brewery(now, |brewery, ctx| brewery.handle_timeout(now, ctx));
         let (mut ctx, conferences) = self.split();
         conferences.handle_timeout(now, &mut ctx);
         for expired in self.auth.handle_timeout(now) {
@@ -439,6 +437,35 @@ impl Focus {
         ))
     }
 
+    /// Runs `f` on the brewery, then lets the conferences react to the
+    /// bridge events it produced (bridges gone, failed, shutting down, or
+    /// new).
+    fn with_brewery<R>(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut Brewery, &mut BreweryCtx<'_>) -> R,
+    ) -> Option<R> {
+        let before = self.outputs.len();
+        let result = {
+            let (brewery, mut ctx) = self.brewery_ctx()?;
+            f(brewery, &mut ctx)
+        };
+        let events: Vec<BridgeEvent> = self
+            .outputs
+            .iter()
+            .skip(before)
+            .filter_map(|o| match o {
+                Output::Event(Event::Bridge(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect();
+        for event in events {
+            let (mut ctx, conferences) = self.split();
+            conferences.on_bridge_event(now, &mut ctx, &event);
+        }
+        Some(result)
+    }
+
     /// `focusjid` of conference answers: the client account's bare JID.
     fn focus_jid(&self) -> String {
         match self.connections.get(&ConnId::Client) {
@@ -467,9 +494,7 @@ impl Focus {
         self.last_disconnect.remove(&conn);
         self.outputs
             .push_back(Output::Event(Event::ConnectionUp { conn: conn.clone() }));
-        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
-            brewery.on_connected(now, &mut ctx, &conn);
-        }
+        self.with_brewery(now, |brewery, ctx| brewery.on_connected(now, ctx, &conn));
         if conn == ConnId::Client {
             // Check at once, then every interval.
             self.start_health_check(now);
@@ -485,9 +510,7 @@ impl Focus {
                 .push_back(Output::Event(Event::ConnectionDown { conn: conn.clone() }));
         }
         self.iqs.drain_conn(&conn);
-        if let Some((brewery, mut ctx)) = self.brewery_ctx() {
-            brewery.on_disconnected(&mut ctx, &conn);
-        }
+        self.with_brewery(now, |brewery, ctx| brewery.on_disconnected(ctx, &conn));
         if conn == ConnId::Client {
             self.next_health_check = None;
             // No stream resumption: every conference ends; clients ask again.
@@ -500,9 +523,10 @@ impl Focus {
 
     fn on_stanza(&mut self, now: Instant, conn: ConnId, stanza: Element) {
         if stanza.is("presence", ns::CLIENT) {
-            if let Some((brewery, mut ctx)) = self.brewery_ctx()
-                && brewery.on_presence(now, &mut ctx, &conn, &stanza)
-            {
+            let taken = self.with_brewery(now, |brewery, ctx| {
+                brewery.on_presence(now, ctx, &conn, &stanza)
+            });
+            if taken == Some(true) {
                 return;
             }
             if conn == ConnId::Client {
@@ -549,9 +573,8 @@ impl Focus {
             self.record_health(now, HealthStatus::Healthy);
             return;
         }
-        if let Some((brewery, mut ctx)) = self.brewery_ctx()
-            && brewery.on_iq_reply(now, &mut ctx, &conn, iq)
-        {
+        let taken = self.with_brewery(now, |brewery, ctx| brewery.on_iq_reply(now, ctx, &conn, iq));
+        if taken == Some(true) {
             return;
         }
         let (mut ctx, conferences) = self.split();

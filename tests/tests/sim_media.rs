@@ -141,3 +141,47 @@ fn without_bridges_nobody_is_invited() {
     assert_eq!(sim.participant(a).jingle().offers, 0);
     sim.assert_no_errors();
 }
+
+#[test]
+fn participants_move_when_their_bridge_crashes() {
+    let (mut sim, first) = sim_with_bridge(14);
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-2");
+    options.seed = 99;
+    let second = sim.add_bridge(options);
+    sim.run_for(secs(2));
+    assert_eq!(sim.bridge(first).endpoint_count(), 2);
+    assert_eq!(sim.bridge(second).endpoint_count(), 0);
+
+    sim.crash_bridge(first);
+    let moved = sim.run_until(
+        |s| {
+            [a, b].iter().all(|p| {
+                let j = s.participant(*p).jingle();
+                j.offers == 2 && j.accepted
+            })
+        },
+        secs(10),
+    );
+    assert!(moved, "not moved:\n{}", sim.trace_text());
+    sim.run_for(secs(1));
+    assert_eq!(sim.bridge(second).endpoint_count(), 2);
+    for (receiver, sender) in [(a, b), (b, a)] {
+        let nick = sim.participant(sender).nick().to_owned();
+        assert_eq!(
+            sim.participant(receiver).jingle().remote.get(&nick),
+            Some(&expected_remote(&sim, sender)),
+        );
+    }
+    // The first session was ended with success / moving.
+    let terminated = sim
+        .participant(a)
+        .jingle()
+        .actions
+        .iter()
+        .any(|x| x == "session-terminate");
+    assert!(terminated);
+    sim.assert_no_errors();
+}

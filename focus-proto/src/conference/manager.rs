@@ -875,7 +875,7 @@ impl Conferences {
                         let endpoint = conf.members.keys().next().cloned().unwrap_or_default();
                         info!(conference = %room, endpoint = %endpoint, "single-participant-timeout");
                         conf.media_ready = false;
-                        self.expire_all_media(now, ctx, &room);
+                        self.idle_timeout_media(now, ctx, &room, &endpoint);
                         ctx.event(ConferenceEvent::SingleParticipantTimeout {
                             room: room.clone(),
                             endpoint,

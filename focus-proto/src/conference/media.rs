@@ -334,7 +334,8 @@ impl Conferences {
             } => {
                 if let IqOutcome::Error(e) = outcome {
                     warn!(conference = %room, endpoint = %nick, condition = e.condition.as_str(), "session-initiate refused");
-                    self.terminate(now, ctx, &room, &nick, &sid, true);
+                    let reason = (ReasonCondition::GeneralError, "jingle session failed");
+                    self.terminate(now, ctx, &room, &nick, &sid, Some(reason));
                 }
             }
             MediaIq::Bridge { room, bridge, .. } => {
@@ -689,9 +690,7 @@ impl Conferences {
                 self.on_source_remove(now, ctx, &room, &nick, iq, jingle)
             }
             Some(Action::SessionTerminate) => {
-                ctx.send(iq_result(iq, None));
-                info!(conference = %room, endpoint = %nick, "session terminated by the participant");
-                self.terminate(now, ctx, &room, &nick, sid, false);
+                self.on_terminate(now, ctx, &room, &nick, iq, jingle);
             }
             Some(Action::TransportInfo) => {
                 ctx.send(iq_result(iq, None));
@@ -709,6 +708,160 @@ impl Conferences {
                 Condition::FeatureNotImplemented,
                 Some("Unsupported 'action'"),
             )),
+        }
+    }
+
+    /// session-terminate from the participant: its bridge session must be
+    /// the current one; it is terminated (without a session-terminate back)
+    /// and, when it asks for a restart, invited again.
+    fn on_terminate(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        iq: &Element,
+        jingle: &Element,
+    ) {
+        let parsed = Jingle::parse(jingle).ok();
+        let claimed = parsed
+            .as_ref()
+            .and_then(|j| j.bridge_session.as_ref())
+            .and_then(|b| b.id.clone());
+        let restart = parsed
+            .as_ref()
+            .and_then(|j| j.bridge_session.as_ref())
+            .is_some_and(|b| b.restart == Some(true));
+        let Some(conf) = self.conferences.get(room) else {
+            return;
+        };
+        let current = conf
+            .media
+            .participants
+            .get(nick)
+            .and_then(|p| p.bridge.as_ref())
+            .and_then(|b| conf.media.bridges.get(b))
+            .map(|s| s.id.clone());
+        if claimed != current {
+            let text = format!(
+                "{} is not a currently active session",
+                claimed.as_deref().unwrap_or("null")
+            );
+            ctx.send(jingle_error(iq, Condition::ItemNotFound, Some(&text)));
+            return;
+        }
+        ctx.send(iq_result(iq, None));
+        info!(conference = %room, endpoint = nick, restart, "session terminated by the participant");
+        let sid = jingle.attr("sid").unwrap_or("").to_owned();
+        self.terminate(now, ctx, room, nick, &sid, None);
+        if restart {
+            self.reinvite(now, ctx, room, nick);
+        }
+    }
+
+    /// Moves `nick` (Jicofo's `RestartJingle`): its sources go (signaled to
+    /// the others), its session is terminated with `success` / `moving`,
+    /// and it is allocated and offered again, on whatever bridge selection
+    /// gives now.
+    pub(crate) fn restart_participant(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+    ) {
+        let Some(p) = self
+            .conferences
+            .get(room)
+            .and_then(|c| c.media.participants.get(nick))
+        else {
+            return;
+        };
+        let sid = p.sid.clone().unwrap_or_default();
+        let live = matches!(p.state, SessionState::Pending | SessionState::Active);
+        let reason = live.then_some((ReasonCondition::Success, "moving"));
+        info!(conference = %room, endpoint = nick, "moving the participant to another bridge session");
+        self.terminate(now, ctx, room, nick, &sid, reason);
+        self.reinvite(now, ctx, room, nick);
+    }
+
+    /// Allocates and offers again with the features already known.
+    fn reinvite(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+        let Some(p) = self
+            .conferences
+            .get_mut(room)
+            .and_then(|c| c.media.participants.get_mut(nick))
+        else {
+            return;
+        };
+        p.state = SessionState::Allocating;
+        p.sid = None;
+        self.allocate(now, ctx, room, nick);
+    }
+
+    /// A change in the bridge pool: conferences move their participants off
+    /// a bridge that left, failed its health check or is shutting down, and
+    /// invite the participants that found no bridge when one appears.
+    pub(crate) fn on_bridge_event(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        event: &crate::bridge::BridgeEvent,
+    ) {
+        use crate::bridge::BridgeEvent;
+        let (bridge, expire) = match event {
+            BridgeEvent::Added { .. } => {
+                let rooms: Vec<BareJid> = self
+                    .conferences
+                    .values()
+                    .filter(|c| c.media_ready)
+                    .map(|c| c.room.clone())
+                    .collect();
+                for room in rooms {
+                    self.invite_all(now, ctx, &room);
+                }
+                return;
+            }
+            BridgeEvent::Removed { jid, .. } => (jid, false),
+            BridgeEvent::HealthCheckFailed { jid } | BridgeEvent::ShuttingDown { jid } => {
+                (jid, true)
+            }
+            _ => return,
+        };
+        let rooms: Vec<BareJid> = self
+            .conferences
+            .values()
+            .filter(|c| c.media.bridges.contains_key(bridge))
+            .map(|c| c.room.clone())
+            .collect();
+        for room in rooms {
+            let Some(conf) = self.conferences.get_mut(&room) else {
+                continue;
+            };
+            let Some(session) = conf.media.bridges.remove(bridge) else {
+                continue;
+            };
+            warn!(conference = %room, bridge = %bridge, ?event, endpoints = session.endpoints.len(), "bridge lost: moving its participants");
+            let generation = conf.generation;
+            let meeting_id = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok());
+            for nick in &session.endpoints {
+                if let Some(p) = conf.media.participants.get_mut(nick) {
+                    // The endpoint is gone with the session.
+                    p.bridge = None;
+                }
+            }
+            if expire && let Some(meeting_id) = meeting_id {
+                let request = ConferenceModify::expire_conference(meeting_id);
+                self.bridge_request(now, ctx, &room, generation, bridge, &request);
+            }
+            if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(bridge)) {
+                for _ in &session.endpoints {
+                    b.endpoint_removed();
+                }
+            }
+            for nick in &session.endpoints {
+                self.restart_participant(now, ctx, &room, nick);
+            }
         }
     }
 
@@ -1048,14 +1201,12 @@ impl Conferences {
         room: &BareJid,
         nick: &str,
         sid: &str,
-        send: bool,
+        send: Option<(ReasonCondition, &str)>,
     ) {
-        if send && let Ok(occupant) = room.with_resource_str(nick) {
-            let jingle = Jingle::session_terminate(
-                sid,
-                ReasonCondition::GeneralError,
-                Some("jingle session failed"),
-            );
+        if let Some((condition, text)) = send
+            && let Ok(occupant) = room.with_resource_str(nick)
+        {
+            let jingle = Jingle::session_terminate(sid, condition, Some(text));
             let id = ctx.rng.token(10);
             ctx.send(iq_request(
                 IqKind::Set,
@@ -1110,28 +1261,54 @@ impl Conferences {
     ) -> Option<EndpointSourceSet> {
         let conf = self.conferences.get_mut(room)?;
         let removed = conf.media.sources.remove_owner(nick);
-        let bridge = conf.media.participants.get_mut(nick)?.bridge.take()?;
-        let meeting_id = conf
-            .meeting_id
-            .clone()
-            .and_then(|m| MeetingId::new(m).ok())?;
+        let bridge = conf
+            .media
+            .participants
+            .get_mut(nick)
+            .and_then(|p| p.bridge.take());
+        let meeting_id = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok());
         let generation = conf.generation;
-        let session = conf.media.bridges.get_mut(&bridge)?;
-        session.endpoints.remove(nick);
-        let request = if session.endpoints.is_empty() {
-            conf.media.bridges.remove(&bridge);
-            info!(conference = %room, bridge = %bridge, "last endpoint on the bridge: conference expired");
-            Some(ConferenceModify::expire_conference(meeting_id))
-        } else {
-            ConferenceModify::expire_endpoints(meeting_id, [nick])
-        };
-        if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(&bridge)) {
-            b.endpoint_removed();
-        }
-        if let Some(request) = request {
-            self.bridge_request(now, ctx, room, generation, &bridge, &request);
+        if let (Some(bridge), Some(meeting_id)) = (bridge, meeting_id)
+            && let Some(session) = conf.media.bridges.get_mut(&bridge)
+        {
+            session.endpoints.remove(nick);
+            let request = if session.endpoints.is_empty() {
+                conf.media.bridges.remove(&bridge);
+                info!(conference = %room, bridge = %bridge, "last endpoint on the bridge: conference expired");
+                Some(ConferenceModify::expire_conference(meeting_id))
+            } else {
+                ConferenceModify::expire_endpoints(meeting_id, [nick])
+            };
+            if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(&bridge)) {
+                b.endpoint_removed();
+            }
+            if let Some(request) = request {
+                self.bridge_request(now, ctx, room, generation, &bridge, &request);
+            }
         }
         removed
+    }
+
+    /// `single-participant-timeout`: the lone participant's session ends
+    /// (`expired`, "Idle session timeout") and the bridge conferences go.
+    pub(crate) fn idle_timeout_media(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+    ) {
+        let live = self
+            .conferences
+            .get(room)
+            .and_then(|c| c.media.participants.get(nick))
+            .filter(|p| matches!(p.state, SessionState::Pending | SessionState::Active))
+            .and_then(|p| p.sid.clone());
+        if let Some(sid) = live {
+            let reason = (ReasonCondition::Expired, "Idle session timeout");
+            self.terminate(now, ctx, room, nick, &sid, Some(reason));
+        }
+        self.expire_all_media(now, ctx, room);
     }
 
     /// The conference ends: every bridge conference is expired.
