@@ -185,3 +185,56 @@ fn participants_move_when_their_bridge_crashes() {
     assert!(terminated);
     sim.assert_no_errors();
 }
+
+#[test]
+fn a_conference_across_two_regions_is_relayed() {
+    let mut sim = Sim::builder()
+        .seed(15)
+        .with_brewery()
+        .config_hocon(
+            "jicofo.octo.enabled = true\n\
+             jicofo.bridge.selection-strategy = RegionBasedBridgeSelectionStrategy",
+        )
+        .build();
+    let mut bridges = Vec::new();
+    for (nick, region, seed) in [("jvb-eu", "eu-west", 1), ("jvb-us", "us-east", 2)] {
+        let mut options = BridgeOptions::new(BREWERY_JID, nick);
+        options.region = Some(region.into());
+        options.relay_id = Some(format!("relay-{region}"));
+        options.seed = seed;
+        bridges.push(sim.add_bridge(options));
+    }
+    sim.run_for(secs(3));
+    let mut spec = ParticipantSpec::new(ROOM);
+    spec.region = Some("eu-west".into());
+    let a = sim.add_participant(spec.clone());
+    spec.region = Some("us-east".into());
+    let b = sim.add_participant(spec);
+    assert!(
+        sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)),
+        "{}",
+        sim.trace_text()
+    );
+    sim.run_for(secs(1));
+    let (eu, us) = (bridges[0], bridges[1]);
+    assert_eq!(sim.bridge(eu).endpoint_count(), 1, "a on the eu bridge");
+    assert_eq!(sim.bridge(us).endpoint_count(), 1, "b on the us bridge");
+    assert_eq!(sim.bridge(eu).relay_count(), 1);
+    assert_eq!(sim.bridge(us).relay_count(), 1);
+    for (receiver, sender) in [(a, b), (b, a)] {
+        let nick = sim.participant(sender).nick().to_owned();
+        assert_eq!(
+            sim.participant(receiver).jingle().remote.get(&nick),
+            Some(&expected_remote(&sim, sender)),
+            "{}",
+            sim.trace_text()
+        );
+    }
+    // b leaves: its bridge's conference goes, and the relay towards it.
+    sim.leave(b);
+    sim.run_for(secs(2));
+    assert_eq!(sim.bridge(us).conference_count(), 0);
+    assert_eq!(sim.bridge(eu).relay_count(), 0);
+    assert_eq!(sim.bridge(eu).endpoint_count(), 1);
+    sim.assert_no_errors();
+}

@@ -123,6 +123,12 @@ pub struct BridgeSession {
     pub endpoints: BTreeSet<String>,
     /// The bridge's own sources (owner `jvb`), from the creating answer.
     pub feedback: EndpointSourceSet,
+    /// The bridge's relay id when the session was created (its relays on
+    /// the other bridges are named after it).
+    pub relay_id: Option<String>,
+    /// Creation order within the conference (the older session initiates
+    /// a relay).
+    pub(crate) created_seq: u64,
 }
 
 /// Media state of one conference.
@@ -134,6 +140,7 @@ pub struct ConferenceMedia {
     pub bridges: BTreeMap<FullJid, BridgeSession>,
     /// Every participant's validated sources.
     pub sources: ValidatingConferenceSourceMap,
+    next_session_seq: u64,
 }
 
 impl ConferenceMedia {
@@ -146,6 +153,7 @@ impl ConferenceMedia {
                 c.max_ssrcs_per_user as usize,
                 c.max_ssrc_groups_per_user as usize,
             ),
+            next_session_seq: 0,
         }
     }
 }
@@ -181,6 +189,13 @@ pub(crate) enum MediaIq {
         generation: u64,
         bridge: FullJid,
     },
+    /// A relay creation on `bridge` towards `remote`.
+    RelayCreate {
+        room: BareJid,
+        generation: u64,
+        bridge: FullJid,
+        remote: FullJid,
+    },
 }
 
 impl MediaIq {
@@ -189,7 +204,8 @@ impl MediaIq {
             Self::Discover { room, .. }
             | Self::Allocate { room, .. }
             | Self::Offer { room, .. }
-            | Self::Bridge { room, .. } => room,
+            | Self::Bridge { room, .. }
+            | Self::RelayCreate { room, .. } => room,
         }
     }
 
@@ -198,7 +214,8 @@ impl MediaIq {
             Self::Discover { generation, .. }
             | Self::Allocate { generation, .. }
             | Self::Offer { generation, .. }
-            | Self::Bridge { generation, .. } => *generation,
+            | Self::Bridge { generation, .. }
+            | Self::RelayCreate { generation, .. } => *generation,
         }
     }
 }
@@ -338,6 +355,12 @@ impl Conferences {
                     self.terminate(now, ctx, &room, &nick, &sid, Some(reason));
                 }
             }
+            MediaIq::RelayCreate {
+                room,
+                bridge,
+                remote,
+                ..
+            } => self.on_relay_created(now, ctx, &room, &bridge, &remote, outcome),
             MediaIq::Bridge { room, bridge, .. } => {
                 if let IqOutcome::Error(e) = outcome {
                     warn!(conference = %room, bridge = %bridge, condition = e.condition.as_str(), "bridge refused an update");
@@ -456,6 +479,9 @@ impl Conferences {
             media,
         };
         let first = !conf.media.bridges.contains_key(&bridge);
+        let relay_id = registry.get(&bridge).and_then(|b| b.relay_id.clone());
+        let seq = conf.media.next_session_seq;
+        conf.media.next_session_seq += 1;
         let session = conf
             .media
             .bridges
@@ -464,6 +490,8 @@ impl Conferences {
                 id: ctx.rng.token(12),
                 endpoints: BTreeSet::new(),
                 feedback: EndpointSourceSet::new(),
+                relay_id,
+                created_seq: seq,
             });
         session.endpoints.insert(nick.to_owned());
         let request = if first {
@@ -503,6 +531,11 @@ impl Conferences {
             conn,
             stanza: request.to_iq(&id, bridge.as_str()),
         });
+        if first {
+            self.connect_bridge(now, ctx, room, &bridge);
+        } else {
+            self.mirror_endpoint(now, ctx, room, &bridge, nick, true);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -854,6 +887,7 @@ impl Conferences {
                 let request = ConferenceModify::expire_conference(meeting_id);
                 self.bridge_request(now, ctx, &room, generation, bridge, &request);
             }
+            self.disconnect_bridge(now, ctx, &room, session.relay_id.as_deref());
             if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(bridge)) {
                 for _ in &session.endpoints {
                     b.endpoint_removed();
@@ -1069,6 +1103,9 @@ impl Conferences {
         };
         let generation = conf.generation;
         self.bridge_request(now, ctx, room, generation, &bridge, &request);
+        if with_sources {
+            self.mirror_endpoint(now, ctx, room, &bridge, nick, false);
+        }
     }
 
     fn bridge_request(
@@ -1272,13 +1309,19 @@ impl Conferences {
             && let Some(session) = conf.media.bridges.get_mut(&bridge)
         {
             session.endpoints.remove(nick);
+            let mut gone_relay = None;
             let request = if session.endpoints.is_empty() {
+                gone_relay = Some(session.relay_id.clone());
                 conf.media.bridges.remove(&bridge);
                 info!(conference = %room, bridge = %bridge, "last endpoint on the bridge: conference expired");
                 Some(ConferenceModify::expire_conference(meeting_id))
             } else {
                 ConferenceModify::expire_endpoints(meeting_id, [nick])
             };
+            match gone_relay {
+                Some(relay_id) => self.disconnect_bridge(now, ctx, room, relay_id.as_deref()),
+                None => self.mirror_expire(now, ctx, room, &bridge, nick),
+            }
             if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(&bridge)) {
                 b.endpoint_removed();
             }

@@ -12,6 +12,7 @@
 pub(crate) mod manager;
 pub mod media;
 pub mod member;
+mod relays;
 pub mod request;
 #[cfg(test)]
 mod tests;
