@@ -238,3 +238,50 @@ fn a_conference_across_two_regions_is_relayed() {
     assert_eq!(sim.bridge(eu).endpoint_count(), 1);
     sim.assert_no_errors();
 }
+
+/// When the last source-add arrived, in a two-party conference configured
+/// with `hocon` (the later accepter gets the earlier one's sources right
+/// after its session-accept; the earlier one gets the later one's through
+/// the signaling delay).
+fn last_source_add_at(hocon: &str) -> Duration {
+    let mut sim = Sim::builder()
+        .seed(16)
+        .with_brewery()
+        .config_hocon(hocon)
+        .build();
+    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-1");
+    options.seed = 16;
+    sim.add_bridge(options);
+    sim.run_for(secs(3));
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    sim.run_for(secs(3));
+    sim.participant(a)
+        .received_iqs()
+        .iter()
+        .chain(sim.participant(b).received_iqs())
+        .filter(|r| {
+            r.stanza
+                .get_child("jingle", "urn:xmpp:jingle:1")
+                .is_some_and(|j| j.attr("action") == Some("source-add"))
+        })
+        .map(|r| r.at)
+        .max()
+        .expect("a source-add")
+}
+
+#[test]
+fn source_signaling_is_delayed_by_conference_size() {
+    let immediate = last_source_add_at("");
+    let delayed = last_source_add_at("jicofo.conference.source-signaling-delays { 2 = 700 }");
+    assert!(
+        delayed >= immediate + Duration::from_millis(700),
+        "{immediate:?} then {delayed:?}"
+    );
+    let not_applied = last_source_add_at("jicofo.conference.source-signaling-delays { 3 = 700 }");
+    assert_eq!(
+        not_applied, immediate,
+        "2 participants are below the size 3"
+    );
+}

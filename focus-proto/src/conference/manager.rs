@@ -77,8 +77,8 @@ impl Ctx<'_> {
 }
 
 /// A conference timer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum TimerKind {
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum TimerKind {
     /// The focus's own join must complete (reply-timeout).
     Join,
     /// `initial-timeout`: somebody must join.
@@ -87,6 +87,8 @@ enum TimerKind {
     SingleParticipant,
     /// The longest wait for the first room metadata.
     Metadata,
+    /// Batched source signaling to this participant is due.
+    SourceSignaling(String),
 }
 
 type TimerKey = (BareJid, TimerKind);
@@ -153,7 +155,7 @@ pub struct Conferences {
     pub(super) conferences: BTreeMap<BareJid, Conference>,
     meeting_ids: BTreeMap<String, BareJid>,
     waiters: BTreeMap<BareJid, Vec<Waiter>>,
-    timers: TimerQueue<TimerKey>,
+    pub(super) timers: TimerQueue<TimerKey>,
     pub(super) iqs: IqTracker<MucIq>,
     /// Members whose ownership grant is in flight or done, per room.
     granted: BTreeMap<BareJid, BTreeSet<String>>,
@@ -863,6 +865,9 @@ impl Conferences {
                         info!(conference = %room, "initial-timeout: nobody joined");
                         self.stop(now, ctx, &room, EndReason::InitialTimeout, true);
                     }
+                }
+                TimerKind::SourceSignaling(nick) => {
+                    self.flush_signaling(ctx, &room, &nick);
                 }
                 TimerKind::Metadata => {
                     if conf.state == JoinState::WaitingForMetadata {

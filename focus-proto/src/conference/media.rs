@@ -33,7 +33,7 @@ use jid::{BareJid, FullJid, Jid};
 use minidom::Element;
 use tracing::{debug, info, warn};
 
-use super::manager::{Ctx, MucIq};
+use super::manager::{Ctx, MucIq, TimerKind};
 use super::{ConferenceEvent, Conferences};
 use crate::bridge::brewery::bridge_connection;
 use crate::bridge::{BridgeSelector, ConferenceBridge, ParticipantProperties};
@@ -958,7 +958,7 @@ impl Conferences {
         }
         let last_n = parsed.initial_last_n();
         self.update_bridge(now, ctx, room, nick, transport, true, last_n);
-        self.propagate(ctx, room, nick, &accepted, true);
+        self.propagate(now, ctx, room, nick, &accepted, true);
         self.flush_signaling(ctx, room, nick);
         ctx.send(iq_result(iq, None));
         ctx.event(ConferenceEvent::SessionAccepted {
@@ -1011,7 +1011,7 @@ impl Conferences {
         match conf.media.sources.try_to_add(nick, &sources) {
             Ok(accepted) => {
                 self.update_bridge(now, ctx, room, nick, None, true, None);
-                self.propagate(ctx, room, nick, &accepted, true);
+                self.propagate(now, ctx, room, nick, &accepted, true);
                 ctx.send(iq_result(iq, None));
             }
             Err(e) => ctx.send(jingle_error(
@@ -1049,7 +1049,7 @@ impl Conferences {
             Ok(removed) => {
                 if !removed.is_empty() {
                     self.update_bridge(now, ctx, room, nick, None, true, None);
-                    self.propagate(ctx, room, nick, &removed, false);
+                    self.propagate(now, ctx, room, nick, &removed, false);
                 }
                 ctx.send(iq_result(iq, None));
             }
@@ -1146,6 +1146,7 @@ impl Conferences {
     /// participant and sends what is due.
     fn propagate(
         &mut self,
+        now: Instant,
         ctx: &mut Ctx<'_>,
         room: &BareJid,
         owner: &str,
@@ -1175,14 +1176,30 @@ impl Conferences {
                 }
             }
         }
+        // `source-signaling-delays`: by the number of participants with
+        // media, the largest configured size not above it.
+        let size = conf
+            .media
+            .participants
+            .values()
+            .filter(|p| matches!(p.state, SessionState::Pending | SessionState::Active))
+            .count();
+        let delay = ctx.config.conference.source_signaling_delay(size);
         for other in others {
-            self.flush_signaling(ctx, room, &other);
+            if delay.is_zero() {
+                self.flush_signaling(ctx, room, &other);
+            } else {
+                let key = (room.clone(), TimerKind::SourceSignaling(other));
+                if self.timers.get(&key).is_none() {
+                    self.timers.set(key, now + delay);
+                }
+            }
         }
     }
 
     /// Sends `nick` what its signaling state has pending, if its session
     /// is active.
-    fn flush_signaling(&mut self, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+    pub(super) fn flush_signaling(&mut self, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
         let Some(conf) = self.conferences.get_mut(room) else {
             return;
         };
@@ -1254,7 +1271,7 @@ impl Conferences {
         }
         let removed = self.remove_participant_media(now, ctx, room, nick);
         if let Some(removed) = removed {
-            self.propagate(ctx, room, nick, &removed, false);
+            self.propagate(now, ctx, room, nick, &removed, false);
         }
         if let Some(p) = self
             .conferences
