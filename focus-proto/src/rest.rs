@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::bridge::Bridge;
+use crate::conference::Conference;
 use crate::config::Config;
 use crate::focus::Focus;
 use crate::http::{HttpRequest, HttpResponse, Method};
@@ -28,6 +29,32 @@ pub fn route(focus: &Focus, now: Instant, request: &HttpRequest) -> HttpResponse
         "/about/health" => focus.health(now).to_response(),
         "/about/version" => about_version(),
         "/debug" if focus.config().rest.debug.enabled => debug(focus, now),
+        "/debug/conferences" if focus.config().rest.debug.enabled => {
+            let rooms: Vec<String> = focus
+                .conferences()
+                .iter()
+                .map(|c| c.room.to_string())
+                .collect();
+            HttpResponse::json(200, &json!(rooms))
+        }
+        "/debug/conferences-full" if focus.config().rest.debug.enabled => {
+            let all: serde_json::Map<String, serde_json::Value> = focus
+                .conferences()
+                .iter()
+                .map(|c| (c.room.to_string(), conference_debug(focus, c, now)))
+                .collect();
+            HttpResponse::json(200, &serde_json::Value::Object(all))
+        }
+        p if p.starts_with("/debug/conference/") && focus.config().rest.debug.enabled => {
+            let room = &p["/debug/conference/".len()..];
+            match jid::BareJid::new(room) {
+                Ok(room) => match focus.conferences().get(&room) {
+                    Some(c) => HttpResponse::json(200, &conference_debug(focus, c, now)),
+                    None => HttpResponse::json(200, &json!({})),
+                },
+                Err(_) => HttpResponse::text(400, "Bad request: Invalid conference ID"),
+            }
+        }
         "/stats" => stats(focus, now),
         "/metrics" if focus.config().rest.prometheus.enabled => metrics(focus, now, request),
         _ => HttpResponse::not_found(),
@@ -150,6 +177,73 @@ fn debug(focus: &Focus, now: Instant) -> HttpResponse {
             },
         }),
     )
+}
+
+/// One conference's debug state: the room, its members, and its media
+/// (Jicofo's `colibri_session_manager`: participants and bridge sessions).
+fn conference_debug(focus: &Focus, c: &Conference, now: Instant) -> serde_json::Value {
+    let config = focus.config();
+    let participants: serde_json::Map<String, serde_json::Value> = c
+        .media
+        .participants
+        .iter()
+        .map(|(nick, p)| {
+            let member = c.members.get(nick);
+            let sources = c.media.sources.get(nick);
+            (
+                nick.clone(),
+                json!({
+                    "id": nick,
+                    "stats_id": member.and_then(|m| m.stats_id.clone()),
+                    "bridge": p.bridge.as_ref().map(|b| b.resource().as_str().to_owned()),
+                    "session": format!("{:?}", p.state),
+                    "sid": p.sid,
+                    "sources": sources.map(|s| s.sources().iter().map(|x| x.ssrc.get()).collect::<Vec<_>>()),
+                    "json_sources": p.json_sources,
+                }),
+            )
+        })
+        .collect();
+    let sessions: serde_json::Map<String, serde_json::Value> = c
+        .media
+        .bridges
+        .iter()
+        .map(|(jid, s)| {
+            let bridge = focus
+                .bridges()
+                .and_then(|r| r.get(jid))
+                .map(|b| bridge_debug(b, config, now));
+            let relays: Vec<&str> = c
+                .media
+                .bridges
+                .iter()
+                .filter(|(other, _)| *other != jid)
+                .filter_map(|(_, o)| o.relay_id.as_deref())
+                .collect();
+            (
+                jid.resource().as_str().to_owned(),
+                json!({
+                    "bridge": bridge,
+                    "id": s.id,
+                    "relay_id": s.relay_id,
+                    "relays": relays,
+                    "feedback_sources": s.feedback.sources().iter().map(|x| x.ssrc.get()).collect::<Vec<_>>(),
+                    "participants": s.endpoints,
+                }),
+            )
+        })
+        .collect();
+    let members: Vec<&str> = c.members.keys().map(String::as_str).collect();
+    json!({
+        "name": c.room.to_string(),
+        "meeting_id": c.meeting_id,
+        "members": members,
+        "media_ready": c.media_ready,
+        "colibri_session_manager": {
+            "participants": participants,
+            "sessions": sessions,
+        },
+    })
 }
 
 fn bridge_debug(b: &Bridge, config: &Config, now: Instant) -> serde_json::Value {

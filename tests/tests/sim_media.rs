@@ -8,6 +8,7 @@ use std::time::Duration;
 use focus_proto::Event;
 use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::ConferenceEvent;
+use focus_proto::http::{HttpRequest, Method};
 use focus_tests::sim::{BREWERY_JID, BridgeId, BridgeOptions, ParticipantId, ParticipantSpec, Sim};
 
 const ROOM: &str = "media@muc.meet.jitsi";
@@ -96,6 +97,27 @@ fn two_participants_get_sessions_and_each_others_sources() {
         .filter(|(_, e)| matches!(e, Event::Conference(ConferenceEvent::Invited { .. })))
         .count();
     assert_eq!(invited, 2);
+
+    // The operator's view.
+    let debug = sim.http(HttpRequest::new(
+        Method::Get,
+        &format!("/debug/conference/{ROOM}"),
+    ));
+    assert_eq!(debug.status, 200);
+    let debug: serde_json::Value = serde_json::from_slice(&debug.body).expect("JSON");
+    let manager = &debug["colibri_session_manager"];
+    assert_eq!(manager["participants"][&nick_a]["session"], "Active");
+    assert_eq!(manager["participants"][&nick_b]["bridge"], "jvb-1");
+    assert_eq!(
+        manager["sessions"]["jvb-1"]["participants"],
+        serde_json::json!(
+            [nick_a.clone(), nick_b.clone()]
+                .iter()
+                .collect::<BTreeSet<_>>()
+        )
+    );
+    let list = sim.http(HttpRequest::new(Method::Get, "/debug/conferences"));
+    assert_eq!(list.body, format!("[\"{ROOM}\"]").into_bytes());
 
     // a leaves: its endpoint is expired, b is not told (the MUC tells it).
     sim.leave(a);
