@@ -43,7 +43,7 @@ pub enum MetricValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// The registered name (no namespace, no `_total`).
-    pub name: &'static str,
+    pub name: std::borrow::Cow<'static, str>,
     /// The help text.
     pub help: &'static str,
     /// The value.
@@ -51,8 +51,16 @@ pub struct Sample {
 }
 
 impl Sample {
-    fn new(name: &'static str, help: &'static str, value: MetricValue) -> Self {
-        Self { name, help, value }
+    fn new(
+        name: impl Into<std::borrow::Cow<'static, str>>,
+        help: &'static str,
+        value: MetricValue,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            help,
+            value,
+        }
     }
 
     /// Every metric the focus has, from its state at `now`.
@@ -68,7 +76,8 @@ impl Sample {
         let bridges: Vec<_> = focus.bridges().into_iter().flat_map(|r| r.iter()).collect();
         let versions: BTreeSet<String> = bridges.iter().filter_map(|b| b.full_version()).collect();
         let healthy = focus.health(now) == HealthStatus::Healthy;
-        vec![
+        let jingle = focus.conferences().jingle_stats();
+        let mut samples = vec![
             Sample::new(
                 "healthy",
                 "Whether the last self-check passed.",
@@ -159,7 +168,26 @@ impl Sample {
                         .collect(),
                 ),
             ),
-        ]
+            Sample::new(
+                "participants_moved",
+                "Participants invited again elsewhere (bridge failures, moves).",
+                Counter(counters.participants_moved),
+            ),
+            Sample::new(
+                "bridges_removed",
+                "Bridges removed from a conference after a failure.",
+                Counter(counters.bridges_removed),
+            ),
+        ];
+        // Jingle counters appear with the first stanza of their action,
+        // as Jicofo registers them lazily.
+        for (direction, counts) in [("sent", &jingle.sent), ("received", &jingle.received)] {
+            for (action, n) in counts {
+                let name = format!("jingle_{}_{direction}", action.to_lowercase());
+                samples.push(Sample::new(name, "Jingle IQs by action.", Counter(*n)));
+            }
+        }
+        samples
     }
 }
 
@@ -168,17 +196,25 @@ pub fn to_text(samples: &[Sample]) -> String {
     let mut registry = Registry::with_prefix(NAMESPACE);
     for s in samples {
         match &s.value {
-            MetricValue::Counter(v) => registry.register(s.name, s.help, ConstCounter::new(*v)),
-            MetricValue::Gauge(v) => registry.register(s.name, s.help, ConstGauge::new(*v)),
+            MetricValue::Counter(v) => {
+                registry.register(s.name.as_ref(), s.help, ConstCounter::new(*v))
+            }
+            MetricValue::Gauge(v) => {
+                registry.register(s.name.as_ref(), s.help, ConstGauge::new(*v))
+            }
             MetricValue::Info(label, v) => {
-                registry.register(s.name, s.help, Info::new(vec![(*label, v.clone())]));
+                registry.register(
+                    s.name.as_ref(),
+                    s.help,
+                    Info::new(vec![(*label, v.clone())]),
+                );
             }
             MetricValue::PerBridge(values) => {
                 let family = Family::<Vec<(&'static str, String)>, Gauge>::default();
                 for (jvb, v) in values {
                     family.get_or_create(&vec![("jvb", jvb.clone())]).set(*v);
                 }
-                registry.register(s.name, s.help, family);
+                registry.register(s.name.as_ref(), s.help, family);
             }
         }
     }
@@ -283,10 +319,10 @@ pub fn to_json(samples: &[Sample]) -> Value {
     for s in samples {
         let (name, value) = match &s.value {
             MetricValue::Counter(v) => (format!("{}_total", s.name), json!(v)),
-            MetricValue::Gauge(v) => (s.name.to_owned(), json!(v)),
-            MetricValue::Info(_, v) => (s.name.to_owned(), json!(v)),
+            MetricValue::Gauge(v) => (s.name.to_string(), json!(v)),
+            MetricValue::Info(_, v) => (s.name.to_string(), json!(v)),
             MetricValue::PerBridge(values) => (
-                s.name.to_owned(),
+                s.name.to_string(),
                 Value::Object(values.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
             ),
         };

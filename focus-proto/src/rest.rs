@@ -108,6 +108,14 @@ fn stats(focus: &Focus, now: Instant) -> HttpResponse {
             "lost_bridges": registry.map_or(0, |r| r.lost_bridges),
             "bridge_version_count": versions.len(),
         },
+        "bridge_failures": {
+            "participants_moved": counters.participants_moved,
+            "bridges_removed": counters.bridges_removed,
+        },
+        "jingle": {
+            "sent": focus.conferences().jingle_stats().sent,
+            "received": focus.conferences().jingle_stats().received,
+        },
         "version": VERSION,
     });
     if focus.config().health.enabled {

@@ -116,6 +116,21 @@ fn two_participants_get_sessions_and_each_others_sources() {
                 .collect::<BTreeSet<_>>()
         )
     );
+    let metrics = sim.http(HttpRequest::new(Method::Get, "/metrics"));
+    let metrics = String::from_utf8(metrics.body).expect("UTF-8");
+    for line in [
+        "jitsi_jicofo_jingle_session_initiate_sent_total 2",
+        "jitsi_jicofo_jingle_session_accept_received_total 2",
+        "jitsi_jicofo_bridge_endpoints{jvb=\"jvb-1\"} 2",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no {line:?} in\n{metrics}"
+        );
+    }
+    let stats = sim.http(HttpRequest::new(Method::Get, "/stats"));
+    let stats: serde_json::Value = serde_json::from_slice(&stats.body).expect("JSON");
+    assert_eq!(stats["jingle"]["sent"]["SESSION_INITIATE"], 2);
     let list = sim.http(HttpRequest::new(Method::Get, "/debug/conferences"));
     assert_eq!(list.body, format!("[\"{ROOM}\"]").into_bytes());
 

@@ -30,6 +30,52 @@ const STATUS_KICKED: u16 = 307;
 /// The presence status a member sends when it moves to a breakout room.
 const STATUS_SWITCH_ROOM: &str = "switch_room";
 
+/// Jingle IQs sent and received, by Jicofo's action enum name
+/// (`SESSION_INITIATE`, `SOURCEADD`, ...), for `/stats` and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JingleStats {
+    /// Sent by the focus.
+    pub sent: BTreeMap<&'static str, u64>,
+    /// Received from participants.
+    pub received: BTreeMap<&'static str, u64>,
+}
+
+impl JingleStats {
+    /// Jicofo's enum name of a wire action (`source-add` → `SOURCEADD`).
+    pub fn enum_name(action: &str) -> &'static str {
+        match action {
+            "session-initiate" => "SESSION_INITIATE",
+            "session-accept" => "SESSION_ACCEPT",
+            "session-terminate" => "SESSION_TERMINATE",
+            "session-info" => "SESSION_INFO",
+            "transport-info" => "TRANSPORT_INFO",
+            "transport-replace" => "TRANSPORT_REPLACE",
+            "transport-accept" => "TRANSPORT_ACCEPT",
+            "transport-reject" => "TRANSPORT_REJECT",
+            "source-add" => "SOURCEADD",
+            "source-remove" => "SOURCEREMOVE",
+            "addsource" => "ADDSOURCE",
+            "removesource" => "REMOVESOURCE",
+            "content-accept" => "CONTENT_ACCEPT",
+            "content-add" => "CONTENT_ADD",
+            "content-modify" => "CONTENT_MODIFY",
+            "content-reject" => "CONTENT_REJECT",
+            "content-remove" => "CONTENT_REMOVE",
+            "description-info" => "DESCRIPTION_INFO",
+            "security-info" => "SECURITY_INFO",
+            _ => "OTHER",
+        }
+    }
+
+    pub(crate) fn count_sent(&mut self, action: &str) {
+        *self.sent.entry(Self::enum_name(action)).or_default() += 1;
+    }
+
+    pub(crate) fn count_received(&mut self, action: &str) {
+        *self.received.entry(Self::enum_name(action)).or_default() += 1;
+    }
+}
+
 /// Counters for `/stats` and metrics (Jicofo's names in the comments).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConferenceStats {
@@ -49,6 +95,11 @@ pub struct ConferenceStats {
     pub participants_left: u64,
     /// Ownership grants sent.
     pub owner_grants: u64,
+    /// Participants re-invited elsewhere (`participants_moved`).
+    pub participants_moved: u64,
+    /// Bridges removed from a conference after a failure
+    /// (`bridges_removed`).
+    pub bridges_removed: u64,
 }
 
 /// What the core lends the conference code for one call.
@@ -161,6 +212,7 @@ pub struct Conferences {
     granted: BTreeMap<BareJid, BTreeSet<String>>,
     next_generation: u64,
     stats: ConferenceStats,
+    pub(super) jingle_stats: JingleStats,
 }
 
 impl Conferences {
@@ -192,6 +244,11 @@ impl Conferences {
     /// The counters.
     pub fn stats(&self) -> ConferenceStats {
         self.stats
+    }
+
+    /// Jingle IQs sent and received.
+    pub fn jingle_stats(&self) -> &JingleStats {
+        &self.jingle_stats
     }
 
     pub(crate) fn stats_mut(&mut self) -> &mut ConferenceStats {

@@ -664,6 +664,7 @@ impl Conferences {
             context,
         );
         info!(conference = %room, endpoint = nick, bridge = %bridge, sid = %sid, "session-initiate");
+        self.jingle_stats.count_sent("session-initiate");
         ctx.send(iq_request(
             IqKind::Set,
             &id,
@@ -712,6 +713,7 @@ impl Conferences {
             ));
             return;
         };
+        self.jingle_stats.count_received(action);
         if state == SessionState::Ended {
             ctx.send(jingle_error(iq, Condition::Gone, Some("session ended")));
             return;
@@ -814,6 +816,7 @@ impl Conferences {
         let live = matches!(p.state, SessionState::Pending | SessionState::Active);
         let reason = live.then_some((ReasonCondition::Success, "moving"));
         info!(conference = %room, endpoint = nick, "moving the participant to another bridge session");
+        self.stats_mut().participants_moved += 1;
         self.terminate(now, ctx, room, nick, &sid, reason);
         self.reinvite(now, ctx, room, nick);
     }
@@ -896,6 +899,7 @@ impl Conferences {
             for nick in &session.endpoints {
                 self.restart_participant(now, ctx, &room, nick);
             }
+            self.stats_mut().bridges_removed += 1;
         }
     }
 
@@ -1241,6 +1245,7 @@ impl Conferences {
             }
             let id = ctx.rng.token(10);
             debug!(conference = %room, endpoint = nick, action = action.as_str(), "source signaling");
+            self.jingle_stats.count_sent(action.as_str());
             ctx.send(iq_request(IqKind::Set, &id, occupant.as_str(), jingle));
         }
     }
@@ -1261,6 +1266,7 @@ impl Conferences {
             && let Ok(occupant) = room.with_resource_str(nick)
         {
             let jingle = Jingle::session_terminate(sid, condition, Some(text));
+            self.jingle_stats.count_sent("session-terminate");
             let id = ctx.rng.token(10);
             ctx.send(iq_request(
                 IqKind::Set,

@@ -119,7 +119,7 @@ fn accept_is_negotiated_by_q() {
 #[test]
 fn label_values_are_escaped() {
     let samples = [Sample {
-        name: "bridge_endpoints",
+        name: "bridge_endpoints".into(),
         help: "h",
         value: MetricValue::PerBridge(vec![("a\"b\\c\nd".into(), 1)]),
     }];
