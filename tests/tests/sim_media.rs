@@ -322,3 +322,37 @@ fn source_signaling_is_delayed_by_conference_size() {
         "2 participants are below the size 3"
     );
 }
+
+/// The `startmuted` flags of `p`'s (last) offer.
+fn start_muted_flags(sim: &Sim, p: ParticipantId) -> Option<(String, String)> {
+    let offer = sim
+        .participant(p)
+        .received_iqs()
+        .iter()
+        .rev()
+        .filter_map(|r| r.stanza.get_child("jingle", "urn:xmpp:jingle:1"))
+        .find(|j| j.attr("action") == Some("session-initiate"))?;
+    let sm = offer.get_child("startmuted", "http://jitsi.org/jitmeet/start-muted")?;
+    Some((
+        sm.attr("audio").unwrap_or("").to_owned(),
+        sm.attr("video").unwrap_or("").to_owned(),
+    ))
+}
+
+#[test]
+fn participants_beyond_start_audio_muted_start_muted() {
+    let (mut sim, _bridge) = sim_with_bridge(17);
+    let spec = ParticipantSpec::new(ROOM).property("startAudioMuted", "2");
+    let a = sim.add_participant(spec.clone());
+    let b = sim.add_participant(spec.clone());
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    let c = sim.add_participant(spec);
+    assert!(sim.run_until(|s| accepted(s, c), secs(10)));
+    assert_eq!(start_muted_flags(&sim, a), None);
+    assert_eq!(start_muted_flags(&sim, b), None);
+    assert_eq!(
+        start_muted_flags(&sim, c),
+        Some(("true".to_owned(), "false".to_owned()))
+    );
+    sim.assert_no_errors();
+}

@@ -47,7 +47,7 @@ use crate::ext::jingle::offer::{
 };
 use crate::ext::jingle::{
     Action, BridgeSession as JingleBridgeSession, Content, Jingle, JsonMessage, ReasonCondition,
-    Transport,
+    StartMuted, Transport,
 };
 use crate::focus::{ConnId, Output};
 use crate::source::jingle::{NS_JITMEET, group_element, map_to_contents, source_element};
@@ -97,6 +97,9 @@ pub struct ParticipantMedia {
     pub json_sources: bool,
     /// The offer's options.
     pub options: OfferOptions,
+    /// Invited again (bridge move, restart) rather than on joining: the
+    /// room's start-muted policy no longer applies.
+    pub reinvited: bool,
     signaling: SourceSignaling,
 }
 
@@ -109,6 +112,7 @@ impl ParticipantMedia {
             features: ClientFeatures::discovery_failed(),
             json_sources: false,
             options: OfferOptions::default(),
+            reinvited: false,
             signaling: SourceSignaling::new(ReceiverFilter::default()),
         }
     }
@@ -596,6 +600,7 @@ impl Conferences {
             .as_deref()
             .and_then(|r| r.get(bridge))
             .and_then(|b| b.region.clone());
+        let start_muted = start_muted(ctx, conf, nick);
         let mut offered = conf.media.sources.map().clone();
         offered.add(JVB_OWNER, &feedback);
         let Some(p) = conf.media.participants.get_mut(nick) else {
@@ -630,6 +635,7 @@ impl Conferences {
                 region,
                 ..JingleBridgeSession::default()
             },
+            start_muted,
             ..OfferExtensions::default()
         };
         if p.json_sources {
@@ -832,6 +838,7 @@ impl Conferences {
         };
         p.state = SessionState::Allocating;
         p.sid = None;
+        p.reinvited = true;
         self.allocate(now, ctx, room, nick);
     }
 
@@ -1397,6 +1404,27 @@ impl Conferences {
             let request = ConferenceModify::expire_conference(meeting_id.clone());
             self.bridge_request(now, ctx, room, generation, &bridge, &request);
         }
+    }
+}
+
+/// Jicofo's start-muted rule for `nick`'s offer (moderation.md section 3):
+/// the room metadata's `startMuted` for a participant that just joined, or
+/// more participants than `min(max-senders, startAudioMuted / startVideoMuted)`.
+fn start_muted(ctx: &Ctx<'_>, conf: &super::Conference, nick: &str) -> StartMuted {
+    let just_joined = conf
+        .media
+        .participants
+        .get(nick)
+        .is_some_and(|p| !p.reinvited);
+    let count = conf.media.participants.len();
+    let limit = |max: u32, start: Option<u32>| start.map_or(max, |s| s.min(max)) as usize;
+    let c = &ctx.config.conference;
+    let metadata = conf.metadata.as_ref();
+    StartMuted {
+        audio: (just_joined && metadata.and_then(|m| m.start_muted_audio) == Some(true))
+            || count > limit(c.max_audio_senders, conf.props.start_audio_muted),
+        video: (just_joined && metadata.and_then(|m| m.start_muted_video) == Some(true))
+            || count > limit(c.max_video_senders, conf.props.start_video_muted),
     }
 }
 
