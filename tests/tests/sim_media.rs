@@ -176,6 +176,21 @@ fn without_bridges_nobody_is_invited() {
     sim.run_for(secs(5));
     assert!(sim.participant(a).in_room() && sim.participant(b).in_room());
     assert_eq!(sim.participant(a).jingle().offers, 0);
+    let no_bridge = |sim: &Sim| {
+        sim.participant(a)
+            .focus_presence()
+            .is_some_and(|p| p.has_child("bridgeNotAvailable", "http://jitsi.org/protocol/focus"))
+    };
+    assert!(
+        no_bridge(&sim),
+        "the focus tells the room there is no bridge"
+    );
+    // A bridge appears: everybody is invited, the flag goes.
+    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-late");
+    options.seed = 13;
+    sim.add_bridge(options);
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    assert!(!no_bridge(&sim));
     sim.assert_no_errors();
 }
 

@@ -519,6 +519,28 @@ impl Conferences {
         }
     }
 
+    /// Changes the focus's own presence in `room` and sends it again if
+    /// that changed anything (muc.md section 5: updates re-send the whole
+    /// presence).
+    pub(super) fn update_focus_presence(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        change: impl FnOnce(&mut FocusPresence),
+    ) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(presence) = conf.focus_presence.as_mut() else {
+            return;
+        };
+        let before = presence.clone();
+        change(presence);
+        if *presence != before {
+            ctx.send(presence.to_element(&conf.focus_occupant));
+        }
+    }
+
     /// Lifecycle after a member joined.
     fn after_join(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid) {
         let Some(conf) = self.conferences.get_mut(room) else {
@@ -887,6 +909,7 @@ impl Conferences {
             bridge_not_available: false,
         };
         ctx.send(presence.to_element(&conf.focus_occupant));
+        conf.focus_presence = Some(presence);
         ctx.event(ConferenceEvent::Joined {
             room: room.clone(),
             meeting_id,

@@ -448,8 +448,19 @@ impl Conferences {
                 if let Some(p) = conf.media.participants.get_mut(nick) {
                     p.state = SessionState::Failed;
                 }
+                self.update_focus_presence(ctx, room, |p| p.bridge_not_available = true);
                 return;
             }
+        };
+        self.update_focus_presence(ctx, room, |p| p.bridge_not_available = false);
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(member) = conf.members.get(nick) else {
+            return;
+        };
+        let Some(registry) = ctx.bridges.as_deref_mut() else {
+            return;
         };
         if let Some(b) = registry.get_mut(&bridge) {
             b.endpoint_added(now);

@@ -209,6 +209,8 @@ pub struct Conference {
     pub media_ready: bool,
     /// Bridge sessions, Jingle sessions and sources.
     pub media: media::ConferenceMedia,
+    /// The focus's own presence in the room, once joined.
+    pub(crate) focus_presence: Option<crate::ext::presence::FocusPresence>,
     /// Who asked for the conference first, while nobody has joined yet
     /// (the per-requester flood limit counts these).
     pub(crate) creator: Option<String>,
@@ -244,6 +246,7 @@ impl Conference {
             elected_owner: None,
             media_ready: false,
             media,
+            focus_presence: None,
             creator,
             ever_joined: false,
             created_at: now,
