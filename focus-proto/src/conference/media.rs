@@ -745,11 +745,19 @@ impl Conferences {
                 self.on_terminate(now, ctx, &room, &nick, iq, jingle);
             }
             Some(Action::TransportInfo) => {
-                ctx.send(iq_result(iq, None));
-                if let Ok(parsed) = Jingle::parse(jingle)
-                    && let Some(t) = parsed.first_transport()
-                {
-                    self.update_bridge(now, ctx, &room, &nick, Some(t.clone()), false, None);
+                let transport = Jingle::parse(jingle)
+                    .ok()
+                    .and_then(|j| j.first_transport().cloned());
+                match transport {
+                    Some(t) => {
+                        ctx.send(iq_result(iq, None));
+                        self.update_bridge(now, ctx, &room, &nick, Some(t), false, None);
+                    }
+                    None => ctx.send(jingle_error(
+                        iq,
+                        Condition::BadRequest,
+                        Some("missing transport"),
+                    )),
                 }
             }
             Some(Action::SessionInfo | Action::TransportAccept | Action::TransportReject) => {
@@ -941,7 +949,7 @@ impl Conferences {
         p.state = SessionState::Active;
         let (parsed, sources) = match (parsed, sources) {
             (Ok(j), Ok(s)) => (j, s),
-            (Err(e), _) => {
+            (_, Err(e)) => {
                 p.state = SessionState::Ended;
                 ctx.send(jingle_error(
                     iq,
@@ -950,7 +958,7 @@ impl Conferences {
                 ));
                 return;
             }
-            (_, Err(e)) => {
+            (Err(e), _) => {
                 p.state = SessionState::Ended;
                 ctx.send(jingle_error(
                     iq,
@@ -1280,6 +1288,12 @@ impl Conferences {
         sid: &str,
         send: Option<(ReasonCondition, &str)>,
     ) {
+        // jingle.md section 9: the others are told first, then the
+        // participant.
+        let removed = self.remove_participant_media(now, ctx, room, nick);
+        if let Some(removed) = removed {
+            self.propagate(now, ctx, room, nick, &removed, false);
+        }
         if let Some((condition, text)) = send
             && let Ok(occupant) = room.with_resource_str(nick)
         {
@@ -1292,10 +1306,6 @@ impl Conferences {
                 occupant.as_str(),
                 jingle.to_element(),
             ));
-        }
-        let removed = self.remove_participant_media(now, ctx, room, nick);
-        if let Some(removed) = removed {
-            self.propagate(now, ctx, room, nick, &removed, false);
         }
         if let Some(p) = self
             .conferences

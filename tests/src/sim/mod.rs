@@ -65,6 +65,7 @@ mod bridge;
 mod builder;
 mod clock;
 mod logs;
+mod media;
 mod muc;
 mod net;
 mod participant;
@@ -90,9 +91,9 @@ pub use clock::{Clock, Timeline};
 pub use muc::{Affiliation, MucOptions, MucService, OccupantView, Role, Room, Whois};
 pub use net::{Faults, LinkFaults};
 pub use participant::{
-    ConferenceAnswer, DEFAULT_FEATURES, JingleState, LeftReason, MediaSpec, OwnSource, OwnSources,
-    Participant, ParticipantId, ParticipantSpec, Phase, ReceivedIq, RecordedError, SeenOccupant,
-    json_sources,
+    ConferenceAnswer, DEFAULT_FEATURES, JingleAnswer, JingleClient, JingleState, LeftReason,
+    MediaSpec, OwnSource, OwnSources, Participant, ParticipantId, ParticipantSpec, Phase,
+    ReceivedIq, RecordedError, SeenOccupant, json_sources,
 };
 pub use server::{Server, ServerConfig, Session, SessionId};
 pub use stanza::{

@@ -48,6 +48,10 @@ pub struct MediaSpec {
     pub accept: bool,
     /// How long applying an offer takes before the session-accept.
     pub accept_delay: Duration,
+    /// Answer every `session-initiate` with an error (`bad-request`)
+    /// instead of the ack, and never accept it (a client that cannot apply
+    /// the offer).
+    pub refuse_offer: bool,
 }
 
 impl Default for MediaSpec {
@@ -60,6 +64,7 @@ impl Default for MediaSpec {
             simulcast: true,
             accept: true,
             accept_delay: Duration::from_millis(100),
+            refuse_offer: false,
         }
     }
 }
@@ -75,6 +80,8 @@ pub struct OwnSource {
     pub name: String,
     /// `STREAM TRACK`.
     pub msid: String,
+    /// `videoType` (`camera`, `desktop`), written when set.
+    pub video_type: Option<&'static str>,
 }
 
 /// The client's own sources and groups.
@@ -102,6 +109,7 @@ impl OwnSources {
                 ssrc: ssrc(),
                 name: format!("{endpoint}-a0"),
                 msid: format!("{endpoint}-audio-0-1 {endpoint}-atrack"),
+                video_type: None,
             });
         }
         if spec.video {
@@ -114,6 +122,7 @@ impl OwnSources {
                     ssrc: *s,
                     name: format!("{endpoint}-v0"),
                     msid: format!("{endpoint}-video-0-1 {endpoint}-vtrack"),
+                    video_type: None,
                 });
             }
             if spec.simulcast {
@@ -126,9 +135,125 @@ impl OwnSources {
         out
     }
 
+    /// A screen share of `endpoint` as lib-jitsi-meet adds it mid-call:
+    /// one video source `<endpoint>-v1` with `videoType='desktop'`, its RTX,
+    /// and their FID group. SSRCs from `rng`, none of `avoid`.
+    pub fn screen_share(endpoint: &str, rng: &mut FocusRng, avoid: &BTreeSet<u32>) -> Self {
+        let mut taken = avoid.clone();
+        let mut ssrc = || loop {
+            let s = rng.next_u64() as u32;
+            if s != 0 && taken.insert(s) {
+                break s;
+            }
+        };
+        let (primary, rtx) = (ssrc(), ssrc());
+        let sources = [primary, rtx]
+            .into_iter()
+            .map(|ssrc| OwnSource {
+                media: "video",
+                ssrc,
+                name: format!("{endpoint}-v1"),
+                msid: format!("{endpoint}-video-1-1 {endpoint}-dtrack"),
+                video_type: Some("desktop"),
+            })
+            .collect();
+        Self {
+            sources,
+            video_groups: vec![("FID", vec![primary, rtx])],
+        }
+    }
+
     /// Every own SSRC.
     pub fn ssrcs(&self) -> BTreeSet<u32> {
         self.sources.iter().map(|s| s.ssrc).collect()
+    }
+
+    /// The SSRCs another participant is told of, simulcast being stripped
+    /// for receivers: every source but the simulcast layers after the
+    /// first of each `SIM` group and their RTX (`FID` partners).
+    pub fn receiver_view(&self) -> BTreeSet<u32> {
+        let mut dropped: BTreeSet<u32> = self
+            .video_groups
+            .iter()
+            .filter(|(semantics, _)| *semantics == "SIM")
+            .flat_map(|(_, ssrcs)| ssrcs.iter().skip(1).copied())
+            .collect();
+        let rtx: Vec<u32> = self
+            .video_groups
+            .iter()
+            .filter(|(semantics, ssrcs)| {
+                *semantics == "FID" && ssrcs.first().is_some_and(|p| dropped.contains(p))
+            })
+            .flat_map(|(_, ssrcs)| ssrcs.iter().skip(1).copied())
+            .collect();
+        dropped.extend(rtx);
+        self.ssrcs()
+            .into_iter()
+            .filter(|s| !dropped.contains(s))
+            .collect()
+    }
+
+    /// The `<source>` elements of `media` and, for video, the groups, as a
+    /// description's children.
+    fn elements(&self, media: &str) -> Vec<Element> {
+        let mut out = Vec::new();
+        for s in self.sources.iter().filter(|s| s.media == media) {
+            let mut source = Element::builder("source", NS_SSMA)
+                .attr(name("name"), s.name.as_str())
+                .attr(name("ssrc"), s.ssrc.to_string());
+            if let Some(video_type) = s.video_type {
+                source = source.attr(name("videoType"), video_type);
+            }
+            out.push(
+                source
+                    .append(
+                        Element::builder("parameter", NS_SSMA)
+                            .attr(name("name"), "msid")
+                            .attr(name("value"), s.msid.as_str()),
+                    )
+                    .build(),
+            );
+        }
+        if media == "video" {
+            for (semantics, ssrcs) in &self.video_groups {
+                let mut g =
+                    Element::builder("ssrc-group", NS_SSMA).attr(name("semantics"), *semantics);
+                for s in ssrcs {
+                    g = g.append(
+                        Element::builder("source", NS_SSMA).attr(name("ssrc"), s.to_string()),
+                    );
+                }
+                out.push(g.build());
+            }
+        }
+        out
+    }
+}
+
+/// The answer to a Jingle request the client sent (its session-accept,
+/// or one sent with [`Sim::send_jingle`](crate::sim::Sim::send_jingle)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JingleAnswer {
+    /// When it arrived (time since the start).
+    pub at: Duration,
+    /// The request's `id`.
+    pub id: String,
+    /// The request's Jingle `action`.
+    pub action: String,
+    /// `result` or `error`.
+    pub kind: String,
+    /// The error's defined condition.
+    pub condition: Option<String>,
+    /// The error's text.
+    pub text: Option<String>,
+    /// The answer as received.
+    pub stanza: Element,
+}
+
+impl JingleAnswer {
+    /// Whether it is a `result`.
+    pub fn is_result(&self) -> bool {
+        self.kind == "result"
     }
 }
 
@@ -157,11 +282,20 @@ pub struct JingleState {
     pub problems: Vec<String>,
 }
 
-/// The Jingle client of one participant.
+/// The Jingle client of one participant, sans-IO: Jingle sets go in
+/// ([`JingleClient::on_jingle`]; the caller acks them), the session-accept
+/// comes out when due ([`JingleClient::poll_timeout`],
+/// [`JingleClient::take_due`]), and source changes of its own are built on
+/// demand ([`JingleClient::add_sources`], [`JingleClient::remove_sources`]).
+/// Used by the simulated participants and by the real ones of
+/// [`crate::e2e::participant`].
 #[derive(Debug)]
-pub(crate) struct JingleClient {
-    pub(crate) own: OwnSources,
-    pub(crate) state: JingleState,
+pub struct JingleClient {
+    /// Its own sources (what its session-accept and source changes carry).
+    pub own: OwnSources,
+    /// What it knows of its session.
+    pub state: JingleState,
+    endpoint: String,
     spec: MediaSpec,
     ufrag: String,
     pwd: String,
@@ -169,10 +303,16 @@ pub(crate) struct JingleClient {
     /// The session-accept to send, and when.
     pending_accept: Option<(Instant, Element)>,
     next_id: u64,
+    /// Jingle requests sent and not answered yet: id → action.
+    sent: BTreeMap<String, String>,
+    /// Answers to them, in order.
+    pub(crate) answers: Vec<JingleAnswer>,
 }
 
 impl JingleClient {
-    pub(crate) fn new(endpoint: &str, spec: MediaSpec, rng: &mut FocusRng) -> Self {
+    /// The client of `endpoint` (its MUC nickname) sending `spec`, its
+    /// SSRCs, ICE credentials and fingerprint from `rng`.
+    pub fn new(endpoint: &str, spec: MediaSpec, rng: &mut FocusRng) -> Self {
         let own = OwnSources::generate(endpoint, &spec, rng);
         let fingerprint = (0..32)
             .map(|_| format!("{:02X}", rng.next_u64() as u8))
@@ -181,21 +321,71 @@ impl JingleClient {
         Self {
             own,
             state: JingleState::default(),
+            endpoint: endpoint.to_owned(),
             spec,
             ufrag: rng.token(4),
             pwd: rng.token(24),
             fingerprint,
             pending_accept: None,
             next_id: 0,
+            sent: BTreeMap::new(),
+            answers: Vec::new(),
         }
     }
 
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    /// Whether the client answers `session-initiate` with an error.
+    pub(crate) fn refuses_offers(&self) -> bool {
+        self.spec.refuse_offer
+    }
+
+    /// A Jingle IQ set carrying `jingle`, to `to`, remembered so that its
+    /// answer is recorded.
+    pub(crate) fn request(&mut self, to: &str, jingle: Element) -> Element {
+        self.next_id += 1;
+        let id = format!("jingle-{}:sendIQ", self.next_id);
+        let action = jingle.attr("action").unwrap_or("").to_owned();
+        self.sent.insert(id.clone(), action);
+        Element::builder("iq", NS_CLIENT)
+            .attr(name("to"), to)
+            .attr(name("type"), "set")
+            .attr(name("id"), id)
+            .append(jingle)
+            .build()
+    }
+
+    /// Records the answer `iq` if it answers one of its Jingle requests;
+    /// whether it did.
+    pub(crate) fn on_answer(&mut self, at: Duration, iq: &Element) -> bool {
+        let Some(id) = iq.attr("id") else {
+            return false;
+        };
+        let Some(action) = self.sent.remove(id) else {
+            return false;
+        };
+        self.answers.push(JingleAnswer {
+            at,
+            id: id.to_owned(),
+            action,
+            kind: iq.attr("type").unwrap_or("").to_owned(),
+            condition: crate::sim::stanza::error_condition(iq),
+            text: crate::sim::stanza::error_text(iq),
+            stanza: iq.clone(),
+        });
+        true
+    }
+
+    /// Its endpoint id.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// When the pending session-accept is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.pending_accept.as_ref().map(|(at, _)| *at)
     }
 
     /// The session-accept, when due.
-    pub(crate) fn take_due(&mut self, now: Instant) -> Option<Element> {
+    pub fn take_due(&mut self, now: Instant) -> Option<Element> {
         if self
             .pending_accept
             .as_ref()
@@ -209,7 +399,7 @@ impl JingleClient {
 
     /// A Jingle IQ set; the ack is the caller's. `me` is the client's
     /// full JID (the `responder`).
-    pub(crate) fn on_jingle(&mut self, now: Instant, iq: &Element, jingle: &Element, me: &str) {
+    pub fn on_jingle(&mut self, now: Instant, iq: &Element, jingle: &Element, me: &str) {
         let action = jingle.attr("action").unwrap_or("").to_owned();
         self.state.actions.push(action.clone());
         let sid = jingle.attr("sid").map(str::to_owned);
@@ -238,6 +428,107 @@ impl JingleClient {
         }
     }
 
+    /// Adds `added` to its own sources and returns the `source-add` that
+    /// announces them to the focus (lib-jitsi-meet's, one content per
+    /// media with the sources and groups in its description), or `None`
+    /// (nothing changed) when there is no session or `added` is empty or
+    /// reuses an own SSRC.
+    pub fn add_sources(&mut self, added: OwnSources) -> Option<Element> {
+        let own = self.own.ssrcs();
+        if added.sources.is_empty() || added.sources.iter().any(|s| own.contains(&s.ssrc)) {
+            return None;
+        }
+        let iq = self.source_change("source-add", &added)?;
+        self.own.sources.extend(added.sources);
+        self.own.video_groups.extend(added.video_groups);
+        Some(iq)
+    }
+
+    /// Removes its own sources named `source_name` (and the groups among
+    /// them) and returns the `source-remove` for them, or `None` (nothing
+    /// changed) when there is no session or no such source.
+    pub fn remove_sources(&mut self, source_name: &str) -> Option<Element> {
+        let (gone, kept): (Vec<OwnSource>, Vec<OwnSource>) = self
+            .own
+            .sources
+            .iter()
+            .cloned()
+            .partition(|s| s.name == source_name);
+        if gone.is_empty() {
+            return None;
+        }
+        let ssrcs: BTreeSet<u32> = gone.iter().map(|s| s.ssrc).collect();
+        let (gone_groups, kept_groups) = self
+            .own
+            .video_groups
+            .iter()
+            .cloned()
+            .partition(|(_, g)| g.iter().all(|s| ssrcs.contains(s)));
+        let removed = OwnSources {
+            sources: gone,
+            video_groups: gone_groups,
+        };
+        let iq = self.source_change("source-remove", &removed)?;
+        self.own = OwnSources {
+            sources: kept,
+            video_groups: kept_groups,
+        };
+        Some(iq)
+    }
+
+    /// Starts a screen share ([`OwnSources::screen_share`], SSRCs from
+    /// `rng`): the `source-add`, or `None` without a session or when one
+    /// is already shared.
+    pub fn start_screen_share(&mut self, rng: &mut FocusRng) -> Option<Element> {
+        let name = self.screen_share_name();
+        if self.own.sources.iter().any(|s| s.name == name) {
+            return None;
+        }
+        let share = OwnSources::screen_share(&self.endpoint, rng, &self.own.ssrcs());
+        self.add_sources(share)
+    }
+
+    /// Stops the screen share: the `source-remove`, or `None` when none is
+    /// shared or there is no session.
+    pub fn stop_screen_share(&mut self) -> Option<Element> {
+        let name = self.screen_share_name();
+        self.remove_sources(&name)
+    }
+
+    /// `<endpoint>-v1`, the screen share's source name.
+    pub fn screen_share_name(&self) -> String {
+        format!("{}-v1", self.endpoint)
+    }
+
+    /// A `source-add` / `source-remove` IQ for `sources` to the session's
+    /// peer ([`JingleClient::request`]: its answer is recorded); `None`
+    /// without a session.
+    fn source_change(&mut self, action: &str, sources: &OwnSources) -> Option<Element> {
+        let sid = self.state.sid.clone()?;
+        let peer = self.state.peer.clone()?;
+        let mut jingle = Element::builder("jingle", NS_JINGLE)
+            .attr(name("action"), action)
+            .attr(name("sid"), sid);
+        for media in ["audio", "video"] {
+            let children = sources.elements(media);
+            if children.is_empty() {
+                continue;
+            }
+            let mut description =
+                Element::builder("description", NS_RTP).attr(name("media"), media);
+            for el in children {
+                description = description.append(el);
+            }
+            jingle = jingle.append(
+                Element::builder("content", NS_JINGLE)
+                    .attr(name("creator"), "responder")
+                    .attr(name("name"), media)
+                    .append(description),
+            );
+        }
+        Some(self.request(&peer, jingle.build()))
+    }
+
     fn on_offer(&mut self, now: Instant, iq: &Element, jingle: &Element, me: &str) {
         self.state.offers += 1;
         self.state.sid = jingle.attr("sid").map(str::to_owned);
@@ -256,7 +547,7 @@ impl JingleClient {
             .and_then(|b| b.attr("id"))
             .map(str::to_owned);
         self.apply_sources(jingle, true);
-        if !self.spec.accept {
+        if !self.spec.accept || self.spec.refuse_offer {
             return;
         }
         let accept = self.session_accept(iq, jingle, me);
@@ -334,10 +625,12 @@ impl JingleClient {
             jingle = jingle.append(self.answer_content(c));
         }
         self.next_id += 1;
+        let id = format!("accept-{}:sendIQ", self.next_id);
+        self.sent.insert(id.clone(), "session-accept".into());
         Element::builder("iq", NS_CLIENT)
             .attr(name("to"), iq.attr("from").unwrap_or(""))
             .attr(name("type"), "set")
-            .attr(name("id"), format!("accept-{}:sendIQ", self.next_id))
+            .attr(name("id"), id)
             .append(jingle.build())
             .build()
     }
@@ -358,29 +651,8 @@ impl JingleClient {
             for pt in d.children().filter(|c| c.is("payload-type", NS_RTP)) {
                 answer = answer.append(pt.clone());
             }
-            for s in self.own.sources.iter().filter(|s| s.media == media) {
-                answer = answer.append(
-                    Element::builder("source", NS_SSMA)
-                        .attr(name("name"), s.name.as_str())
-                        .attr(name("ssrc"), s.ssrc.to_string())
-                        .append(
-                            Element::builder("parameter", NS_SSMA)
-                                .attr(name("name"), "msid")
-                                .attr(name("value"), s.msid.as_str()),
-                        ),
-                );
-            }
-            if media == "video" {
-                for (semantics, ssrcs) in &self.own.video_groups {
-                    let mut g =
-                        Element::builder("ssrc-group", NS_SSMA).attr(name("semantics"), *semantics);
-                    for s in ssrcs {
-                        g = g.append(
-                            Element::builder("source", NS_SSMA).attr(name("ssrc"), s.to_string()),
-                        );
-                    }
-                    answer = answer.append(g);
-                }
+            for el in self.own.elements(media) {
+                answer = answer.append(el);
             }
             answer = answer.append(Element::builder("rtcp-mux", NS_RTP));
             for ext in d.children().filter(|c| c.name() == "rtp-hdrext") {
@@ -526,5 +798,69 @@ mod tests {
         let j = stale.get_child("jingle", NS_JINGLE).expect("jingle");
         client.on_jingle(now, &stale, j, "u@meet.jitsi/r");
         assert_eq!(client.state.problems.len(), 1);
+    }
+
+    #[test]
+    fn a_screen_share_is_added_and_removed_as_the_focus_reads_it() {
+        use focus_proto::source::{
+            Semantics, Ssrc, ValidatingConferenceSourceMap, VideoType, parse_jingle,
+        };
+        let now = Instant::now();
+        let mut rng = FocusRng::from_seed([2; 32]);
+        let mut client = JingleClient::new("cafe0002", MediaSpec::default(), &mut rng);
+        let camera = client.own.clone();
+        // Simulcast is stripped for receivers: audio, layer 1 and its RTX.
+        assert_eq!(camera.receiver_view().len(), 3);
+        assert!(client.start_screen_share(&mut rng).is_none(), "no session");
+        let offer = xml(OFFER);
+        let jingle = offer.get_child("jingle", NS_JINGLE).expect("jingle");
+        client.on_jingle(now, &offer, jingle, "u@meet.jitsi/r");
+        let accept = client
+            .take_due(now + Duration::from_secs(1))
+            .expect("accept");
+        let mut focus_map = ValidatingConferenceSourceMap::new(20, 20);
+        let accepted = parse_jingle(accept.get_child("jingle", NS_JINGLE).expect("jingle"))
+            .expect("the focus reads the session-accept");
+        focus_map.try_to_add("cafe0002", &accepted).expect("valid");
+
+        let add = client.start_screen_share(&mut rng).expect("source-add");
+        assert!(client.start_screen_share(&mut rng).is_none(), "one share");
+        assert_eq!(add.attr("to"), Some("room@muc.meet.jitsi/focus"));
+        let j = add.get_child("jingle", NS_JINGLE).expect("jingle");
+        assert_eq!(
+            (j.attr("action"), j.attr("sid")),
+            (Some("source-add"), Some("s1"))
+        );
+        let added = parse_jingle(j).expect("the focus reads the source-add");
+        assert_eq!(added.sources().len(), 2);
+        assert!(added.sources().iter().all(|s| {
+            s.video_type == Some(VideoType::Desktop) && s.name.as_deref() == Some("cafe0002-v1")
+        }));
+        assert_eq!(added.groups().len(), 1);
+        assert_eq!(added.groups()[0].semantics, Semantics::Fid);
+        focus_map.try_to_add("cafe0002", &added).expect("valid");
+        let share: BTreeSet<u32> = client
+            .own
+            .ssrcs()
+            .difference(&camera.ssrcs())
+            .copied()
+            .collect();
+        assert_eq!(share.len(), 2);
+        let view = client.own.receiver_view();
+        assert!(share.is_subset(&view), "nothing of a share is stripped");
+        assert_eq!(view.len(), 5);
+
+        let remove = client.stop_screen_share().expect("source-remove");
+        let j = remove.get_child("jingle", NS_JINGLE).expect("jingle");
+        assert_eq!(j.attr("action"), Some("source-remove"));
+        let removed = parse_jingle(j).expect("the focus reads the source-remove");
+        let gone = focus_map
+            .try_to_remove("cafe0002", &removed)
+            .expect("valid");
+        let gone: BTreeSet<Ssrc> = gone.sources().iter().map(|s| s.ssrc).collect();
+        let expected: BTreeSet<Ssrc> = share.iter().filter_map(|s| Ssrc::new(*s)).collect();
+        assert_eq!(gone, expected);
+        assert_eq!(client.own, camera);
+        assert!(client.stop_screen_share().is_none());
     }
 }

@@ -22,7 +22,9 @@ use super::stanza::{
     bare, error_condition, error_reply, error_text, form_value, iq_result, name, resource,
 };
 
-pub use jingle::{JingleState, MediaSpec, OwnSource, OwnSources, json_sources};
+pub use jingle::{
+    JingleAnswer, JingleClient, JingleState, MediaSpec, OwnSource, OwnSources, json_sources,
+};
 pub use spec::{
     ConferenceAnswer, DEFAULT_FEATURES, LeftReason, ParticipantSpec, Phase, ReceivedIq,
     RecordedError, SeenOccupant,
@@ -205,6 +207,30 @@ impl Participant {
     /// Its own sources (what its session-accept carries).
     pub fn own_sources(&self) -> &OwnSources {
         &self.jingle.own
+    }
+
+    /// The answers to its Jingle requests (its session-accepts, and what
+    /// [`Sim::send_jingle`](super::Sim::send_jingle) sent), in order.
+    pub fn jingle_answers(&self) -> &[super::JingleAnswer] {
+        &self.jingle.answers
+    }
+
+    /// The answer to the Jingle request with `id`, once it arrived.
+    pub fn jingle_answer(&self, id: &str) -> Option<&super::JingleAnswer> {
+        self.jingle.answers.iter().find(|a| a.id == id)
+    }
+
+    /// Queues a Jingle IQ set carrying `jingle` to `to` (default: the
+    /// sender of its current offer, else `room/focus`); returns its id.
+    pub(crate) fn send_jingle(&mut self, to: Option<&str>, jingle: Element) -> String {
+        let to = to
+            .map(str::to_owned)
+            .or_else(|| self.jingle.state.peer.clone())
+            .unwrap_or_else(|| format!("{}/focus", self.spec.room));
+        let iq = self.jingle.request(&to, jingle);
+        let id = iq.attr("id").unwrap_or_default().to_owned();
+        self.outbox.push_back(Transmit::Stanza(iq));
+        id
     }
 
     /// Its id.
@@ -516,9 +542,16 @@ impl Participant {
                     at,
                     stanza: iq.clone(),
                 });
-                let ack = iq_result(iq, None);
+                let jingle = iq.get_child("jingle", jingle::NS_JINGLE);
+                let refused = self.jingle.refuses_offers()
+                    && jingle.is_some_and(|j| j.attr("action") == Some("session-initiate"));
+                let ack = if refused {
+                    error_reply(iq, "cancel", "bad-request", None, None)
+                } else {
+                    iq_result(iq, None)
+                };
                 self.send_reply(ack);
-                if let Some(jingle) = iq.get_child("jingle", jingle::NS_JINGLE) {
+                if let Some(jingle) = jingle {
                     let me = self.jid.clone();
                     self.jingle.on_jingle(now, iq, jingle, &me);
                 }
@@ -537,8 +570,11 @@ impl Participant {
                         .get_child("query", NS_DISCO_INFO)
                         .and_then(|q| q.get_child("x", NS_DATA))
                         .and_then(|x| form_value(x, "muc#roominfo_meetingId"));
-                } else if kind == "error" {
-                    self.record_error(at, "iq", iq);
+                } else {
+                    self.jingle.on_answer(at, iq);
+                    if kind == "error" {
+                        self.record_error(at, "iq", iq);
+                    }
                 }
             }
             _ => {}
