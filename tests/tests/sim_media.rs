@@ -371,3 +371,31 @@ fn participants_beyond_start_audio_muted_start_muted() {
     );
     sim.assert_no_errors();
 }
+
+#[test]
+fn ssrc_rewriting_clients_get_only_the_bridges_sources() {
+    let (mut sim, _bridge) = sim_with_bridge(18);
+    let mut rewriting = ParticipantSpec::new(ROOM);
+    rewriting
+        .features
+        .push("http://jitsi.org/ssrc-rewriting-1".to_owned());
+    let a = sim.add_participant(rewriting);
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    sim.run_for(secs(1));
+    let seen_by_a: Vec<&String> = sim.participant(a).jingle().remote.keys().collect();
+    assert_eq!(seen_by_a, ["jvb"], "only the bridge's own sources");
+    let nick_a = sim.participant(a).nick().to_owned();
+    assert_eq!(
+        sim.participant(b).jingle().remote.get(&nick_a),
+        Some(&expected_remote(&sim, a)),
+        "the others still see its sources"
+    );
+    let allocate_with_capability = sim.trace_text().lines().any(|l| {
+        l.contains("conference-modify")
+            && l.contains(&format!("id='{nick_a}'"))
+            && l.contains("<capability name='ssrc-rewriting'/>")
+    });
+    assert!(allocate_with_capability, "the bridge is told");
+    sim.assert_no_errors();
+}

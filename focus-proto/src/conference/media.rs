@@ -95,6 +95,8 @@ pub struct ParticipantMedia {
     pub features: ClientFeatures,
     /// Sources to it go as compact JSON.
     pub json_sources: bool,
+    /// It gets other endpoints' sources from the bridge (SSRC rewriting).
+    pub ssrc_rewriting: bool,
     /// The offer's options.
     pub options: OfferOptions,
     /// Invited again (bridge move, restart) rather than on joining: the
@@ -111,6 +113,7 @@ impl ParticipantMedia {
             bridge: None,
             features: ClientFeatures::discovery_failed(),
             json_sources: false,
+            ssrc_rewriting: false,
             options: OfferOptions::default(),
             reinvited: false,
             signaling: SourceSignaling::new(ReceiverFilter::default()),
@@ -398,11 +401,12 @@ impl Conferences {
         let mut options = OfferOptions::for_client(&p.features);
         options.sctp &= ctx.config.sctp.enabled;
         p.options = options;
+        p.ssrc_rewriting = c.use_ssrc_rewriting && has(FEATURE_SSRC_REWRITING);
         p.signaling = SourceSignaling::new(ReceiverFilter {
             audio: options.audio,
             video: options.video,
             strip_simulcast: c.strip_simulcast,
-            ssrc_rewriting: c.use_ssrc_rewriting && has(FEATURE_SSRC_REWRITING),
+            ssrc_rewriting: p.ssrc_rewriting,
         });
         p.state = SessionState::Allocating;
         self.allocate(now, ctx, room, nick);
@@ -473,6 +477,7 @@ impl Conferences {
         };
         p.bridge = Some(bridge.clone());
         let options = p.options;
+        let ssrc_rewriting = p.ssrc_rewriting;
         let media: Vec<ColibriMedia> =
             crate::ext::jingle::offer::media_contents(ctx.config, &options)
                 .iter()
@@ -484,7 +489,7 @@ impl Conferences {
             stats_id: member.stats_id.clone(),
             sources: EndpointSourceSet::new(),
             supports_private_addresses: false,
-            use_ssrc_rewriting: false,
+            use_ssrc_rewriting: ssrc_rewriting,
             use_rtp_mid_demux: false,
             diarize: member.diarize,
             visitor: false,
@@ -634,8 +639,10 @@ impl Conferences {
                 return;
             }
         };
+        // Its own sources never; only the bridge's with SSRC rewriting.
         let visible = ReceiverFilter {
             strip_simulcast: false,
+            ssrc_rewriting: p.ssrc_rewriting,
             ..ReceiverFilter::default()
         }
         .apply(nick, &offered);
@@ -1243,6 +1250,10 @@ impl Conferences {
             return;
         };
         let SourceDiff { to_remove, to_add } = p.signaling.update();
+        if p.ssrc_rewriting {
+            // The bridge tells it who sends what.
+            return;
+        }
         let json = p.json_sources;
         let Ok(occupant) = room.with_resource_str(nick) else {
             return;
