@@ -22,6 +22,9 @@
 //! assert!(focus.terminate().success());
 //! ```
 //!
+//! Real conference participants (conference request, MUC join, Jingle
+//! with media) are in [`participant`].
+//!
 //! Environment: `FOCUS_E2E_REQUIRED=1` turns a missing Prosody into a
 //! failure instead of a skip (CI); `FOCUS_E2E_KEEP=1` keeps the temporary
 //! directories; `FOCUS_E2E_RUST_LOG` sets the focus's `RUST_LOG` (default
@@ -33,6 +36,7 @@ mod child;
 mod conf;
 mod focus;
 mod http;
+pub mod participant;
 mod ports;
 mod prosody;
 
@@ -44,6 +48,7 @@ pub use bridge::{
 pub use conf::{hocon_string, jicofo_conf};
 pub use focus::{FocusProcess, NO_ENV, Runtime, focus_binary};
 pub use http::{HttpResponse, http_get, http_post_json, http_request};
+pub use participant::{BridgeStatus, MediaParticipant, MediaView, bridge_status};
 pub use ports::{free_port, free_ports};
 pub use prosody::{FocusMode, Prosody, ProsodyOptions, parse_vars};
 

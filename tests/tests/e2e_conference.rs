@@ -24,15 +24,17 @@
 //! the focus's output and the end of Prosody's log.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use focus_tests::e2e::participant::{
+    Joined, MACHINE_UID, Occupant, join, leave_all, new_nick, new_room, occupant, parse, property,
+    request_conference, stanza_error, unique_digits,
+};
 use focus_tests::e2e::{
     FocusProcess, Prosody, ProsodyOptions, Runtime, e2e_enabled, focus_binary, free_port,
     http_post_json, jicofo_conf,
 };
 use focus_tests::xmpp_client::TestClient;
-use minidom::Element;
 
 /// Generous for a slow CI machine; the normal case takes a second or two.
 const CONNECT: Duration = Duration::from_secs(15);
@@ -48,12 +50,7 @@ const SINGLE_PARTICIPANT_TIMEOUT_SECS: u64 = 2;
 
 const READY: &str = "XMPP connection ready";
 const NS_FOCUS: &str = "http://jitsi.org/protocol/focus";
-const NS_MUC: &str = "http://jabber.org/protocol/muc";
-const NS_MUC_USER: &str = "http://jabber.org/protocol/muc#user";
-const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
-/// The machine uid of `captures/conference-request.xml`.
-const MACHINE_UID: &str = "c0258a0d656048c1aa38c37b37f17d26";
 
 // ---------------------------------------------------------------------------
 // Set-up
@@ -101,7 +98,7 @@ impl Deployment {
     /// A fresh room name on `muc.meet.jitsi`, lower case like lib-jitsi-meet's
     /// (`rc` + digits, as in the captures).
     fn new_room(&self) -> String {
-        format!("rc{}@{}", unique_digits(), self.prosody.muc_domain())
+        new_room(&self.prosody)
     }
 
     /// `focus@auth.meet.jitsi`.
@@ -110,248 +107,8 @@ impl Deployment {
     }
 }
 
-fn unique_digits() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{}{:09}{n}", std::process::id(), nanos)
-}
-
-/// An endpoint id / MUC nick: 8 hex digits, as lib-jitsi-meet makes them.
-fn new_nick() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{:08x}", nanos.wrapping_mul(2_654_435_761).wrapping_add(n))
-}
-
-fn parse(xml: &str) -> Element {
-    xml.parse()
-        .unwrap_or_else(|e| panic!("invalid XML in the test: {e}: {xml}"))
-}
-
-// ---------------------------------------------------------------------------
-// The conference request (conference-iq.md)
-
-/// `captures/conference-request.xml` for `room`, with id `id`.
-fn conference_request(focus_domain: &str, room: &str, id: &str) -> Element {
-    parse(&format!(
-        r#"<iq xmlns="jabber:client" to="{focus_domain}" type="set" id="{id}">
-  <conference xmlns="{NS_FOCUS}" machine-uid="{MACHINE_UID}" room="{room}">
-    <property name="rtcstatsEnabled" value="false"/>
-    <property name="visitors-version" value="1"/>
-  </conference>
-</iq>"#
-    ))
-}
-
-fn property<'a>(conference: &'a Element, name: &str) -> Option<&'a str> {
-    conference
-        .children()
-        .filter(|c| c.is("property", NS_FOCUS) && c.attr("name") == Some(name))
-        .last()
-        .and_then(|c| c.attr("value"))
-}
-
-/// The stanza error condition of an error answer, and its text.
-fn stanza_error(answer: &Element) -> Option<(String, String)> {
-    let error = answer.get_child("error", "jabber:client")?;
-    let condition = error
-        .children()
-        .find(|c| c.ns() == NS_STANZAS && c.name() != "text")
-        .map(|c| c.name().to_owned())
-        .unwrap_or_default();
-    let text = error
-        .get_child("text", NS_STANZAS)
-        .map(|t| t.text())
-        .unwrap_or_default();
-    Some((condition, text))
-}
-
-/// Asks the focus for a conference in `room` as lib-jitsi-meet does
-/// (moderator.js): re-sends after 1 s, 2 s, 4 s… while the answer is
-/// `ready='false'`; returns the `ready='true'` answer's `<conference>`.
-/// Panics on an error answer, on `live='false'` and after [`REQUEST`].
-fn request_conference(d: &Deployment, client: &mut TestClient, room: &str) -> Element {
-    let deadline = Instant::now() + REQUEST;
-    let mut backoff = Duration::from_secs(1);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let id = format!("{}-{attempt}:sendIQ", unique_digits());
-        let left = deadline.saturating_duration_since(Instant::now());
-        let request = conference_request(d.prosody.focus_domain(), room, &id);
-        let answer = client.iq(&request, left).unwrap_or_else(|e| {
-            panic!("conference request {attempt} for {room}: no answer within {REQUEST:?}: {e}")
-        });
-        if answer.attr("type") == Some("error") {
-            let (condition, text) = stanza_error(&answer).unwrap_or_default();
-            // Prosody's client proxy before it has seen the focus's presence.
-            let proxy_not_ready = text == "The focus is not connected";
-            if proxy_not_ready && Instant::now() + Duration::from_millis(200) < deadline {
-                std::thread::sleep(Duration::from_millis(200));
-                continue;
-            }
-            panic!(
-                "conference request {attempt} for {room} answered with error \
-                 {condition:?} {text:?}: {}",
-                String::from(&answer)
-            );
-        }
-        assert_eq!(
-            answer.attr("from"),
-            Some(d.prosody.focus_domain()),
-            "the answer comes back through the client proxy: {}",
-            String::from(&answer)
-        );
-        let conference = answer
-            .get_child("conference", NS_FOCUS)
-            .unwrap_or_else(|| {
-                panic!(
-                    "conference request answered without <conference>: {}",
-                    String::from(&answer)
-                )
-            })
-            .clone();
-        assert_eq!(
-            conference.attr("focusjid"),
-            Some(d.focus_jid()),
-            "{}",
-            String::from(&conference)
-        );
-        assert_eq!(
-            conference.attr("room"),
-            Some(room),
-            "{}",
-            String::from(&conference)
-        );
-        match conference.attr("ready") {
-            Some("true") => return conference,
-            Some("false") => {
-                assert_ne!(
-                    property(&conference, "live"),
-                    Some("false"),
-                    "sent to the visitor queue: {}",
-                    String::from(&conference)
-                );
-                assert!(
-                    Instant::now() + backoff < deadline,
-                    "still not ready after {attempt} requests in {REQUEST:?}: {}",
-                    String::from(&conference)
-                );
-                std::thread::sleep(backoff);
-                backoff *= 2;
-            }
-            other => panic!(
-                "ready={other:?} in the answer: {}",
-                String::from(&conference)
-            ),
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The MUC (muc.md)
-
-/// An occupant as a presence from the room shows it.
-#[derive(Debug, Clone)]
-struct Occupant {
-    nick: String,
-    affiliation: String,
-    role: String,
-    jid: Option<String>,
-    is_self: bool,
-    unavailable: bool,
-}
-
-fn occupant(presence: &Element, room: &str) -> Option<Occupant> {
-    if presence.name() != "presence" || presence.attr("type") == Some("error") {
-        return None;
-    }
-    let (from_room, nick) = presence.attr("from")?.split_once('/')?;
-    if from_room != room {
-        return None;
-    }
-    let x = presence.get_child("x", NS_MUC_USER)?;
-    let item = x.get_child("item", NS_MUC_USER)?;
-    Some(Occupant {
-        nick: nick.to_owned(),
-        affiliation: item.attr("affiliation").unwrap_or("none").to_owned(),
-        role: item.attr("role").unwrap_or("none").to_owned(),
-        jid: item.attr("jid").map(str::to_owned),
-        is_self: x
-            .children()
-            .any(|c| c.is("status", NS_MUC_USER) && c.attr("code") == Some("110")),
-        unavailable: presence.attr("type") == Some("unavailable"),
-    })
-}
-
-fn from_room(el: &Element, room: &str) -> bool {
-    el.name() == "presence"
-        && el
-            .attr("from")
-            .is_some_and(|f| f == room || f.starts_with(&format!("{room}/")))
-}
-
-/// What joining gave: the occupants already there (their last presence
-/// each), and our own presence.
-struct Joined {
-    others: Vec<Occupant>,
-    me: Occupant,
-}
-
-/// Joins `room` as `nick` with `captures/muc-join-presence.xml` (the variant
-/// without `<nick>`); `Err` with the error presence when refused.
-fn join(client: &mut TestClient, room: &str, nick: &str) -> Result<Joined, Element> {
-    let presence = parse(&format!(
-        r#"<presence xmlns="jabber:client" to="{room}/{nick}">
-  <x xmlns="{NS_MUC}"/>
-  <stats-id>Samir-WWm</stats-id>
-  <c xmlns="http://jabber.org/protocol/caps" hash="sha-1" node="https://jitsi.org/jitsi-meet" ver="dtzK/3xhISaXUMVg59IpXxdvKyQ="/>
-  <SourceInfo>{{}}</SourceInfo>
-  <jitsi_participant_codecList>av1,vp9,vp8,h264</jitsi_participant_codecList>
-</presence>"#
-    ));
-    client.send(&presence).expect("send the join presence");
-    let me = format!("{room}/{nick}");
-    let own = client
-        .wait_for(STANZA, |el| {
-            el.name() == "presence"
-                && el.attr("from") == Some(me.as_str())
-                && (el.attr("type") == Some("error")
-                    || occupant(el, room).is_some_and(|o| o.is_self))
-        })
-        .unwrap_or_else(|e| panic!("no answer to the join of {me}: {e}"));
-    if own.attr("type") == Some("error") {
-        return Err(own);
-    }
-    let mut others: Vec<Occupant> = Vec::new();
-    for p in client.take_matching(|el| from_room(el, room)) {
-        if let Some(o) = occupant(&p, room).filter(|o| o.nick != nick) {
-            others.retain(|x| x.nick != o.nick);
-            if !o.unavailable {
-                others.push(o);
-            }
-        }
-    }
-    let me = occupant(&own, room).expect("own presence parsed above");
-    Ok(Joined { others, me })
-}
-
-/// Leaves every room as a page close does (`captures/presence-unavailable.xml`).
-fn leave_all(client: &mut TestClient) {
-    client
-        .send(&parse(
-            r#"<presence xmlns="jabber:client" type="unavailable"/>"#,
-        ))
-        .expect("send unavailable presence");
-}
 
 /// Waits for our own presence in `room` to show owner affiliation.
 fn wait_until_owner(client: &mut TestClient, room: &str, nick: &str) -> Occupant {
@@ -473,7 +230,7 @@ fn conference_request_is_answered_ready(rt: Runtime) {
     let d = deploy(rt);
     let mut client = d.participant();
     let room = d.new_room();
-    let conference = request_conference(&d, &mut client, &room);
+    let conference = request_conference(&d.prosody, &mut client, &room);
     assert_eq!(
         property(&conference, "authentication"),
         Some("false"),
@@ -484,7 +241,7 @@ fn conference_request_is_answered_ready(rt: Runtime) {
     assert_eq!(conference.attr("session-id"), None);
     assert_eq!(conference.attr("vnode"), None);
     // Asking again for the same, now existing, room is ready at once.
-    let again = request_conference(&d, &mut client, &room);
+    let again = request_conference(&d.prosody, &mut client, &room);
     assert_eq!(again.attr("ready"), Some("true"));
     client.close();
 }
@@ -498,7 +255,7 @@ fn focus_is_an_owner_occupant_of_the_room(rt: Runtime) {
     let d = deploy(rt);
     let mut client = d.participant();
     let room = d.new_room();
-    request_conference(&d, &mut client, &room);
+    request_conference(&d.prosody, &mut client, &room);
     let nick = new_nick();
     let joined = join(&mut client, &room, &nick).unwrap_or_else(|e| {
         panic!(
@@ -525,7 +282,7 @@ fn first_participant_is_made_owner(rt: Runtime) {
     let d = deploy(rt);
     let mut client = d.participant();
     let room = d.new_room();
-    request_conference(&d, &mut client, &room);
+    request_conference(&d.prosody, &mut client, &room);
     let nick = new_nick();
     let joined = join(&mut client, &room, &nick).expect("join");
     let me = if joined.me.affiliation == "owner" {
@@ -551,13 +308,13 @@ fn second_participant_is_made_owner_when_the_first_leaves(rt: Runtime) {
     let room = d.new_room();
 
     let mut first = d.participant();
-    request_conference(&d, &mut first, &room);
+    request_conference(&d.prosody, &mut first, &room);
     let first_nick = new_nick();
     join(&mut first, &room, &first_nick).expect("first join");
     wait_until_owner(&mut first, &room, &first_nick);
 
     let mut second = d.participant();
-    request_conference(&d, &mut second, &room);
+    request_conference(&d.prosody, &mut second, &room);
     let second_nick = new_nick();
     let joined = join(&mut second, &room, &second_nick).expect("second join");
     assert_focus_occupant(&d, &joined);
@@ -583,7 +340,7 @@ fn second_participant_is_made_owner_when_the_first_leaves(rt: Runtime) {
         "the second participant was promoted while the first owner is there: {promoted:?}"
     );
 
-    leave_all(&mut first);
+    leave_all(&mut first).expect("send unavailable presence");
     let left = format!("{room}/{first_nick}");
     second
         .wait_for(STANZA, |el| {
@@ -607,16 +364,16 @@ fn focus_leaves_when_everybody_left(rt: Runtime) {
     let room = d.new_room();
     let mut a = d.participant();
     let mut b = d.participant();
-    request_conference(&d, &mut a, &room);
+    request_conference(&d.prosody, &mut a, &room);
     let joined = join(&mut a, &room, &new_nick()).expect("join");
     assert_focus_occupant(&d, &joined);
-    request_conference(&d, &mut b, &room);
+    request_conference(&d.prosody, &mut b, &room);
     join(&mut b, &room, &new_nick()).expect("join");
     assert_eq!(room_occupants(&mut a, &room), Some(3), "focus, a and b");
-    leave_all(&mut a);
+    leave_all(&mut a).expect("send unavailable presence");
     // Leaving is a presence: make sure Prosody has it before b's.
     assert_eq!(room_occupants(&mut a, &room), Some(2), "focus and b");
-    leave_all(&mut b);
+    leave_all(&mut b).expect("send unavailable presence");
     let left = Instant::now();
     let within = Duration::from_secs(INITIAL_TIMEOUT_SECS + SINGLE_PARTICIPANT_TIMEOUT_SECS + 3);
     let gone = wait_until_the_focus_left(&d, &room, within);
@@ -637,7 +394,7 @@ fn focus_leaves_an_unused_room_after_the_initial_timeout(rt: Runtime) {
     let d = deploy(rt);
     let room = d.new_room();
     let mut client = d.participant();
-    request_conference(&d, &mut client, &room);
+    request_conference(&d.prosody, &mut client, &room);
     let answered = Instant::now();
     assert_eq!(
         room_occupants(&mut client, &room),
