@@ -38,7 +38,7 @@ use super::{ConferenceEvent, Conferences};
 use crate::bridge::brewery::bridge_connection;
 use crate::bridge::{BridgeSelector, ConferenceBridge, ParticipantProperties};
 use crate::ext::colibri2::{
-    AllocationFailure, Answer, BridgeMark, ConferenceModify, Media as ColibriMedia, MeetingId,
+    AllocationFailure, Answer, BridgeMark, ConferenceModify, Media as ColibriMedia,
     ParticipantInfo, allocation_outcome,
 };
 use crate::ext::error::{Condition, IqKind, StanzaError, iq_error, iq_request, iq_result};
@@ -236,6 +236,24 @@ fn jingle_error(iq: &Element, condition: Condition, text: Option<&str>) -> Eleme
     iq_error(iq, &error, None)
 }
 
+/// A bridge's answer as COLIBRI2 reads it; `None` for a timeout.
+pub(super) fn colibri_answer(outcome: IqOutcome) -> Option<Answer> {
+    match outcome {
+        IqOutcome::Result(iq) => Answer::parse(&iq).ok(),
+        IqOutcome::Error(e) => Some(Answer::Error(crate::ext::colibri2::BridgeError::new(
+            e.condition,
+            e.text.as_deref(),
+            None,
+        ))),
+        IqOutcome::Timeout => None,
+    }
+}
+
+/// A `bad-request` answer with `why` as its text.
+fn bad_request(iq: &Element, why: &impl std::fmt::Display) -> Element {
+    jingle_error(iq, Condition::BadRequest, Some(&why.to_string()))
+}
+
 /// The 64 random bits of a Jingle sid, in base 32 (Jicofo's form).
 fn new_sid(ctx: &mut Ctx<'_>) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
@@ -340,17 +358,7 @@ impl Conferences {
                 sctp,
                 ..
             } => {
-                let answer = match outcome {
-                    IqOutcome::Result(iq) => Answer::parse(&iq).ok(),
-                    IqOutcome::Error(e) => {
-                        Some(Answer::Error(crate::ext::colibri2::BridgeError::new(
-                            e.condition,
-                            e.text.as_deref(),
-                            None,
-                        )))
-                    }
-                    IqOutcome::Timeout => None,
-                };
+                let answer = colibri_answer(outcome);
                 self.on_allocated(now, ctx, &room, &nick, &bridge, sctp, answer.as_ref());
             }
             MediaIq::Offer {
@@ -469,7 +477,7 @@ impl Conferences {
         if let Some(b) = registry.get_mut(&bridge) {
             b.endpoint_added(now);
         }
-        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+        let Some(meeting_id) = conf.colibri_meeting_id() else {
             return;
         };
         let Some(p) = conf.media.participants.get_mut(nick) else {
@@ -485,18 +493,12 @@ impl Conferences {
                 .filter_map(ColibriMedia::from_description)
                 .collect();
         let info = ParticipantInfo {
-            id: nick.to_owned(),
             stats_id: member.stats_id.clone(),
-            sources: EndpointSourceSet::new(),
-            supports_private_addresses: false,
             use_ssrc_rewriting: ssrc_rewriting,
-            use_rtp_mid_demux: false,
             diarize: member.diarize,
-            visitor: false,
-            audio_muted: false,
-            video_muted: false,
             use_sctp: options.sctp,
             media,
+            ..super::relays::empty_info(nick)
         };
         let first = !conf.media.bridges.contains_key(&bridge);
         let relay_id = registry.get(&bridge).and_then(|b| b.relay_id.clone());
@@ -533,24 +535,7 @@ impl Conferences {
             bridge: bridge.clone(),
             sctp: options.sctp,
         });
-        let conn = bridge_connection(ctx.config);
-        let timeout = ctx
-            .config
-            .xmpp
-            .connection(ctx.config.bridge.xmpp_connection_name)
-            .reply_timeout;
-        let id = self.iqs.register(
-            ctx.rng,
-            now,
-            timeout,
-            conn.clone(),
-            bridge.as_str(),
-            context,
-        );
-        ctx.out.push_back(Output::Send {
-            conn,
-            stanza: request.to_iq(&id, bridge.as_str()),
-        });
+        self.send_to_bridge(now, ctx, &bridge, context, &request);
         if first {
             self.connect_bridge(now, ctx, room, &bridge);
         } else {
@@ -912,7 +897,7 @@ impl Conferences {
             };
             warn!(conference = %room, bridge = %bridge, ?event, endpoints = session.endpoints.len(), "bridge lost: moving its participants");
             let generation = conf.generation;
-            let meeting_id = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok());
+            let meeting_id = conf.colibri_meeting_id();
             for nick in &session.endpoints {
                 if let Some(p) = conf.media.participants.get_mut(nick) {
                     // The endpoint is gone with the session.
@@ -958,20 +943,12 @@ impl Conferences {
             (Ok(j), Ok(s)) => (j, s),
             (_, Err(e)) => {
                 p.state = SessionState::Ended;
-                ctx.send(jingle_error(
-                    iq,
-                    Condition::BadRequest,
-                    Some(&e.to_string()),
-                ));
+                ctx.send(bad_request(iq, &e));
                 return;
             }
             (Err(e), _) => {
                 p.state = SessionState::Ended;
-                ctx.send(jingle_error(
-                    iq,
-                    Condition::BadRequest,
-                    Some(&e.to_string()),
-                ));
+                ctx.send(bad_request(iq, &e));
                 return;
             }
         };
@@ -980,11 +957,7 @@ impl Conferences {
             Err(e) => {
                 warn!(conference = %room, endpoint = nick, error = %e, "session-accept sources refused");
                 p.state = SessionState::Ended;
-                ctx.send(jingle_error(
-                    iq,
-                    Condition::BadRequest,
-                    Some(&e.to_string()),
-                ));
+                ctx.send(bad_request(iq, &e));
                 return;
             }
         };
@@ -1016,11 +989,7 @@ impl Conferences {
         let sources = match parse_jingle(jingle) {
             Ok(s) => s,
             Err(e) => {
-                ctx.send(jingle_error(
-                    iq,
-                    Condition::BadRequest,
-                    Some(&e.to_string()),
-                ));
+                ctx.send(bad_request(iq, &e));
                 return;
             }
         };
@@ -1051,11 +1020,7 @@ impl Conferences {
                 self.propagate(now, ctx, room, nick, &accepted, true);
                 ctx.send(iq_result(iq, None));
             }
-            Err(e) => ctx.send(jingle_error(
-                iq,
-                Condition::BadRequest,
-                Some(&e.to_string()),
-            )),
+            Err(e) => ctx.send(bad_request(iq, &e)),
         }
     }
 
@@ -1071,11 +1036,7 @@ impl Conferences {
         let sources = match parse_jingle(jingle) {
             Ok(s) => s,
             Err(e) => {
-                ctx.send(jingle_error(
-                    iq,
-                    Condition::BadRequest,
-                    Some(&e.to_string()),
-                ));
+                ctx.send(bad_request(iq, &e));
                 return;
             }
         };
@@ -1090,11 +1051,7 @@ impl Conferences {
                 }
                 ctx.send(iq_result(iq, None));
             }
-            Err(e) => ctx.send(jingle_error(
-                iq,
-                Condition::BadRequest,
-                Some(&e.to_string()),
-            )),
+            Err(e) => ctx.send(bad_request(iq, &e)),
         }
     }
 
@@ -1122,7 +1079,7 @@ impl Conferences {
         else {
             return;
         };
-        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+        let Some(meeting_id) = conf.colibri_meeting_id() else {
             return;
         };
         let empty = EndpointSourceSet::new();
@@ -1154,17 +1111,30 @@ impl Conferences {
         bridge: &FullJid,
         request: &ConferenceModify,
     ) {
+        let context = MucIq::Media(MediaIq::Bridge {
+            room: room.clone(),
+            generation,
+            bridge: bridge.clone(),
+        });
+        self.send_to_bridge(now, ctx, bridge, context, request);
+    }
+
+    /// Sends `request` to `bridge` on the bridges' connection, answered
+    /// within that connection's reply timeout, tracked as `context`.
+    pub(super) fn send_to_bridge(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        bridge: &FullJid,
+        context: MucIq,
+        request: &ConferenceModify,
+    ) {
         let conn = bridge_connection(ctx.config);
         let timeout = ctx
             .config
             .xmpp
             .connection(ctx.config.bridge.xmpp_connection_name)
             .reply_timeout;
-        let context = MucIq::Media(MediaIq::Bridge {
-            room: room.clone(),
-            generation,
-            bridge: bridge.clone(),
-        });
         let id = self.iqs.register(
             ctx.rng,
             now,
@@ -1365,7 +1335,7 @@ impl Conferences {
             .participants
             .get_mut(nick)
             .and_then(|p| p.bridge.take());
-        let meeting_id = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok());
+        let meeting_id = conf.colibri_meeting_id();
         let generation = conf.generation;
         if let (Some(bridge), Some(meeting_id)) = (bridge, meeting_id)
             && let Some(session) = conf.media.bridges.get_mut(&bridge)
@@ -1421,7 +1391,7 @@ impl Conferences {
         let Some(conf) = self.conferences.get_mut(room) else {
             return;
         };
-        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+        let Some(meeting_id) = conf.colibri_meeting_id() else {
             return;
         };
         let generation = conf.generation;

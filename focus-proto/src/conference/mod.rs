@@ -254,6 +254,13 @@ impl Conference {
         }
     }
 
+    /// The meeting id as COLIBRI2 takes it, once the room's form was read.
+    pub(crate) fn colibri_meeting_id(&self) -> Option<crate::ext::colibri2::MeetingId> {
+        self.meeting_id
+            .clone()
+            .and_then(|m| crate::ext::colibri2::MeetingId::new(m).ok())
+    }
+
     /// Whether the focus has joined and configured the room.
     pub fn is_joined(&self) -> bool {
         self.state == JoinState::Joined

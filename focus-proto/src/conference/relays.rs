@@ -23,11 +23,9 @@ use tracing::{info, warn};
 use super::Conferences;
 use super::manager::{Ctx, MucIq};
 use super::media::MediaIq;
-use crate::bridge::brewery::bridge_connection;
 use crate::ext::colibri2::{
-    Answer, ConferenceModify, MeetingId, ParticipantInfo, Relay, RelaySide, relay_create_outcome,
+    ConferenceModify, MeetingId, ParticipantInfo, Relay, RelaySide, relay_create_outcome,
 };
-use crate::focus::Output;
 use crate::source::EndpointSourceSet;
 use crate::xmpp::iq::IqOutcome;
 
@@ -40,7 +38,6 @@ impl Conferences {
         let conf = self.conferences.get(room)?;
         let member = conf.members.get(nick);
         Some(ParticipantInfo {
-            id: nick.to_owned(),
             stats_id: member.and_then(|m| m.stats_id.clone()),
             sources: conf
                 .media
@@ -48,15 +45,8 @@ impl Conferences {
                 .get(nick)
                 .cloned()
                 .unwrap_or_else(EndpointSourceSet::new),
-            supports_private_addresses: false,
-            use_ssrc_rewriting: false,
-            use_rtp_mid_demux: false,
             diarize: member.is_some_and(|m| m.diarize),
-            visitor: false,
-            audio_muted: false,
-            video_muted: false,
-            use_sctp: false,
-            media: Vec::new(),
+            ..empty_info(nick)
         })
     }
 
@@ -79,7 +69,7 @@ impl Conferences {
         let Some(conf) = self.conferences.get(room) else {
             return;
         };
-        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+        let Some(meeting_id) = conf.colibri_meeting_id() else {
             return;
         };
         let Some(new_relay_id) = conf.media.bridges.get(new).and_then(|s| s.relay_id.clone())
@@ -169,12 +159,6 @@ impl Conferences {
         create_towards: Option<&FullJid>,
         request: ConferenceModify,
     ) {
-        let conn = bridge_connection(ctx.config);
-        let timeout = ctx
-            .config
-            .xmpp
-            .connection(ctx.config.bridge.xmpp_connection_name)
-            .reply_timeout;
         let context = match create_towards {
             Some(remote) => MucIq::Media(MediaIq::RelayCreate {
                 room: room.clone(),
@@ -188,18 +172,7 @@ impl Conferences {
                 bridge: bridge.clone(),
             }),
         };
-        let id = self.iqs.register(
-            ctx.rng,
-            now,
-            timeout,
-            conn.clone(),
-            bridge.as_str(),
-            context,
-        );
-        ctx.out.push_back(Output::Send {
-            conn,
-            stanza: request.to_iq(&id, bridge.as_str()),
-        });
+        self.send_to_bridge(now, ctx, bridge, context, &request);
     }
 
     /// The answer to a relay creation on `bridge` towards `remote`: its
@@ -213,15 +186,7 @@ impl Conferences {
         remote: &FullJid,
         outcome: IqOutcome,
     ) {
-        let answer = match outcome {
-            IqOutcome::Result(iq) => Answer::parse(&iq).ok(),
-            IqOutcome::Error(e) => Some(Answer::Error(crate::ext::colibri2::BridgeError::new(
-                e.condition,
-                e.text.as_deref(),
-                None,
-            ))),
-            IqOutcome::Timeout => None,
-        };
+        let answer = super::media::colibri_answer(outcome);
         let Some(conf) = self.conferences.get(room) else {
             return;
         };
@@ -239,10 +204,8 @@ impl Conferences {
                 return;
             }
         };
-        let (Some(relay_id), Some(meeting_id)) = (
-            from.relay_id.clone(),
-            conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()),
-        ) else {
+        let (Some(relay_id), Some(meeting_id)) = (from.relay_id.clone(), conf.colibri_meeting_id())
+        else {
             return;
         };
         let _ = to;
@@ -317,12 +280,9 @@ impl Conferences {
         bridge: &FullJid,
         nick: &str,
     ) {
-        let info = ParticipantInfo {
-            id: nick.to_owned(),
-            ..self
-                .participant_info(room, nick)
-                .unwrap_or_else(|| empty_info(nick))
-        };
+        let info = self
+            .participant_info(room, nick)
+            .unwrap_or_else(|| empty_info(nick));
         for (other, relay_id, meeting_id, generation) in self.relay_peers(room, bridge) {
             if let Some(relay) = Relay::expire_endpoints(relay_id, [&info]) {
                 self.relay_request(
@@ -353,7 +313,7 @@ impl Conferences {
         let Some(conf) = self.conferences.get(room) else {
             return;
         };
-        let Some(meeting_id) = conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()) else {
+        let Some(meeting_id) = conf.colibri_meeting_id() else {
             return;
         };
         let generation = conf.generation;
@@ -380,7 +340,7 @@ impl Conferences {
                 .bridges
                 .get(bridge)
                 .and_then(|s| s.relay_id.clone()),
-            conf.meeting_id.clone().and_then(|m| MeetingId::new(m).ok()),
+            conf.colibri_meeting_id(),
         ) else {
             return Vec::new();
         };
@@ -400,7 +360,8 @@ impl Conferences {
     }
 }
 
-fn empty_info(nick: &str) -> ParticipantInfo {
+/// An endpoint with only its id: no sources, no media, nothing special.
+pub(super) fn empty_info(nick: &str) -> ParticipantInfo {
     ParticipantInfo {
         id: nick.to_owned(),
         stats_id: None,
