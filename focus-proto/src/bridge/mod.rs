@@ -15,6 +15,9 @@ mod registry;
 pub mod selection;
 pub mod topology;
 
+#[cfg(test)]
+pub(crate) mod test_support;
+
 pub use events::BridgeEvent;
 pub use registry::{Bridge, BridgeChange, BridgeRegistry};
 pub use selection::{

@@ -347,37 +347,16 @@ impl BridgeRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bridge::test_support::{
+        BREWERY, bridge_jid, empty_registry, stats_presence, unavailable,
+    };
     use proptest::prelude::*;
-
-    const BREWERY: &str = "jvbbrewery@internal-muc.meet.jitsi";
-
-    fn registry() -> BridgeRegistry {
-        BridgeRegistry::new(BareJid::new(BREWERY).expect("valid"))
-    }
-
-    fn stats_presence(nick: &str, stats: &BridgeStats) -> Element {
-        // As the MUC delivers a bridge's presence to the focus.
-        Element::builder("presence", crate::xmpp::ns::CLIENT)
-            .attr(crate::xml::ncname("from"), format!("{BREWERY}/{nick}"))
-            .attr(crate::xml::ncname("to"), "focus@auth.meet.jitsi/focus")
-            .append(stats.to_element())
-            .build()
-    }
-
-    fn unavailable(nick: &str) -> Element {
-        format!(
-            "<presence xmlns='jabber:client' type='unavailable' from='{BREWERY}/{nick}'>\
-               <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/></x></presence>"
-        )
-        .parse()
-        .expect("xml")
-    }
 
     #[test]
     fn bridges_come_update_and_go() {
         let now = Instant::now();
         let config = crate::config::Config::default().bridge;
-        let mut r = registry();
+        let mut r = empty_registry();
         let stats = BridgeStats {
             stress_level: Some(0.3),
             region: Some("eu-west".into()),
@@ -389,7 +368,7 @@ mod tests {
         };
         let added = r.on_presence(now, &config, "focus", &stats_presence("jvb-a", &stats));
         assert!(matches!(added, Some(BridgeChange::Added(_))));
-        let jid = FullJid::new(&format!("{BREWERY}/jvb-a")).expect("valid");
+        let jid = bridge_jid("jvb-a");
         let b = r.get(&jid).expect("added");
         assert_eq!(b.name(), "jvb-a");
         assert_eq!(b.region.as_deref(), Some("eu-west"));
@@ -428,14 +407,14 @@ mod tests {
     fn a_bridge_that_vanishes_is_lost_and_a_new_one_starts_fresh() {
         let now = Instant::now();
         let config = crate::config::Config::default().bridge;
-        let mut r = registry();
+        let mut r = empty_registry();
         r.on_presence(
             now,
             &config,
             "focus",
             &stats_presence("jvb-b", &BridgeStats::default()),
         );
-        let jid = FullJid::new(&format!("{BREWERY}/jvb-b")).expect("valid");
+        let jid = bridge_jid("jvb-b");
         assert!(
             r.get(&jid).expect("added").draining,
             "draining until it says otherwise"
@@ -449,7 +428,7 @@ mod tests {
     fn ignores_what_is_not_a_bridge() {
         let now = Instant::now();
         let config = crate::config::Config::default().bridge;
-        let mut r = registry();
+        let mut r = empty_registry();
         let stats = BridgeStats::default();
         // Our own occupant, another room, no stats, an unknown leaver.
         assert!(
@@ -479,7 +458,7 @@ mod tests {
     fn failure_reset_threshold_and_rampup_stress() {
         let t0 = Instant::now();
         let config = crate::config::Config::default().bridge;
-        let mut r = registry();
+        let mut r = empty_registry();
         r.on_presence(
             t0,
             &config,
@@ -493,7 +472,7 @@ mod tests {
                 },
             ),
         );
-        let jid = FullJid::new(&format!("{BREWERY}/jvb-a")).expect("valid");
+        let jid = bridge_jid("jvb-a");
         let threshold = Duration::from_secs(60);
         let b = r.get_mut(&jid).expect("there");
         assert!(b.is_operational(t0, threshold));
@@ -520,8 +499,8 @@ mod tests {
         fn sticky_flags_never_reset(flags in proptest::collection::vec((proptest::option::of(any::<bool>()), proptest::option::of(any::<bool>())), 1..20)) {
             let now = Instant::now();
             let config = crate::config::Config::default().bridge;
-            let mut r = registry();
-            let jid = FullJid::new(&format!("{BREWERY}/jvb")).expect("valid");
+            let mut r = empty_registry();
+            let jid = bridge_jid("jvb");
             let (mut graceful, mut shutting) = (false, false);
             for (g, s) in flags {
                 let stats = BridgeStats { graceful_shutdown: g, shutting_down: s, ..BridgeStats::default() };

@@ -594,11 +594,10 @@ impl Cascade {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bridge::test_support::bridge_jid;
 
     fn node(id: &str, visitor: bool) -> Node {
-        let bridge =
-            FullJid::new(&format!("jvbbrewery@internal-muc.meet.jitsi/{id}")).expect("valid JID");
-        Node::new(id, bridge, visitor)
+        Node::new(id, bridge_jid(id), visitor)
     }
 
     fn flat(_: &Node) -> NodeLoad {
@@ -631,6 +630,27 @@ mod tests {
             .expect("added");
         c.add_to_mesh(node("4", false), "B", None).expect("added");
         c
+    }
+
+    /// Removes leaf `id` under the visitor strategy, which needs no repair.
+    fn remove_leaf(c: &mut Cascade, id: &str) -> Removal {
+        let r = c
+            .remove(id, TopologyStrategy::VisitorTopologyStrategy, flat)
+            .expect("present");
+        assert!(r.repairs.is_empty());
+        r
+    }
+
+    /// Links `a` and `b` in `mesh` on both sides, without any check.
+    fn link_both_ways(c: &mut Cascade, a: &str, b: &str, mesh: &str) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(i) = c.index(x) {
+                c.nodes[i].links.push(Link {
+                    relay_id: y.into(),
+                    mesh: mesh.into(),
+                });
+            }
+        }
     }
 
     #[test]
@@ -672,15 +692,7 @@ mod tests {
         let mut c = single_mesh(5);
         let mut expired = 0;
         for i in 0..5 {
-            let r = c
-                .remove(
-                    &i.to_string(),
-                    TopologyStrategy::VisitorTopologyStrategy,
-                    flat,
-                )
-                .expect("present");
-            assert!(r.repairs.is_empty());
-            expired += r.expired.len();
+            expired += remove_leaf(&mut c, &i.to_string()).expired.len();
             c.validate().expect("valid");
         }
         assert_eq!(expired, 4 + 3 + 2 + 1);
@@ -747,14 +759,7 @@ mod tests {
         // Leaves go without repair.
         let mut c = two_meshes();
         for i in 1..5 {
-            let r = c
-                .remove(
-                    &i.to_string(),
-                    TopologyStrategy::VisitorTopologyStrategy,
-                    flat,
-                )
-                .expect("present");
-            assert!(r.repairs.is_empty());
+            remove_leaf(&mut c, &i.to_string());
         }
         c.validate().expect("valid");
 
@@ -795,14 +800,7 @@ mod tests {
         // 1-3 and 2-4 in one new mesh C: C is not complete.
         let mut bad = c.clone();
         for (a, b) in [("1", "3"), ("2", "4")] {
-            for (x, y) in [(a, b), (b, a)] {
-                if let Some(i) = bad.index(x) {
-                    bad.nodes[i].links.push(Link {
-                        relay_id: y.into(),
-                        mesh: "C".into(),
-                    });
-                }
-            }
+            link_both_ways(&mut bad, a, b, "C");
         }
         assert!(matches!(
             bad.validate(),
@@ -811,14 +809,7 @@ mod tests {
         // A loop: 1-3 in C and 2-4 in D.
         let mut looped = c.clone();
         for (a, b, m) in [("1", "3", "C"), ("2", "4", "D")] {
-            for (x, y) in [(a, b), (b, a)] {
-                if let Some(i) = looped.index(x) {
-                    looped.nodes[i].links.push(Link {
-                        relay_id: y.into(),
-                        mesh: m.into(),
-                    });
-                }
-            }
+            link_both_ways(&mut looped, a, b, m);
         }
         assert_eq!(looped.validate(), Err(CascadeError::Loop));
         // One-sided link.

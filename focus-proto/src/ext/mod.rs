@@ -13,6 +13,7 @@
 //! ignored) and never panic: anything a peer sends either parses or yields a
 //! [`ParseError`].
 
+mod attrs;
 pub mod brewery;
 pub mod colibri2;
 pub mod conference_iq;

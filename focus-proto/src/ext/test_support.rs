@@ -1,7 +1,7 @@
 //! Helpers shared by the extension tests: fixtures, a wire round trip and
 //! arbitrary element trees for property tests.
 
-use minidom::Element;
+use minidom::{Element, Node};
 use proptest::prelude::*;
 
 use crate::xml::{Limits, StreamEvent, StreamReader, write_element};
@@ -35,6 +35,26 @@ pub(crate) fn wire(el: &Element) -> Element {
         Some(StreamEvent::Element(el)) => el,
         other => panic!("expected an element, got {other:?}"),
     }
+}
+
+/// `el` without its whitespace-only text nodes (fixtures are indented), for
+/// comparing with what a writer produces.
+pub(crate) fn strip_blank_text(el: &Element) -> Element {
+    let mut out = Element::bare(el.name(), el.ns());
+    for ((ns, name), value) in el.attrs().iter() {
+        out.attrs_mut()
+            .insert(ns.clone(), name.clone(), value.clone());
+    }
+    for node in el.nodes() {
+        match node {
+            Node::Element(child) => {
+                out.append_child(strip_blank_text(child));
+            }
+            Node::Text(text) if !text.trim().is_empty() => out.append_text(text.clone()),
+            Node::Text(_) => {}
+        }
+    }
+    out
 }
 
 const NAMES: &[&str] = &[
@@ -121,8 +141,8 @@ const ATTRS: &[&str] = &[
 
 /// Values that mean something to some parser, and arbitrary ones.
 fn arb_value() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::sample::select(vec![
+    known_or_any(
+        &[
             "",
             "true",
             "TRUE",
@@ -160,16 +180,15 @@ fn arb_value() -> impl Strategy<Value = String> {
             "focus",
             "wait",
             "modify",
-        ])
-        .prop_map(str::to_owned),
-        any::<String>(),
-    ]
+        ],
+        1,
+    )
 }
 
 /// Text that means something to some parser, and arbitrary text.
 fn arb_text() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::sample::select(vec![
+    known_or_any(
+        &[
             "true",
             "false",
             "{}",
@@ -179,18 +198,46 @@ fn arb_text() -> impl Strategy<Value = String> {
             "[]",
             "vp9,VP8, av1,,",
             "switch_room",
-        ])
-        .prop_map(str::to_owned),
-        any::<String>(),
+        ],
+        1,
+    )
+}
+
+/// Arbitrary element trees made of the names, namespaces and attributes the
+/// extension parsers look at, with meaningful and arbitrary values.
+pub(crate) fn arb_element() -> impl Strategy<Value = Element> {
+    let leaf = arb_leaf_of(NAMES, NAMESPACES, ATTRS, 4, arb_value(), arb_text());
+    arb_tree_of(leaf, 4, 48, 6)
+}
+
+/// One of the `known` strings (chosen `weight_known` times as often as the
+/// other way) or an arbitrary string.
+pub(crate) fn known_or_any(
+    known: &'static [&'static str],
+    weight_known: u32,
+) -> impl Strategy<Value = String> {
+    prop_oneof![
+        weight_known => prop::sample::select(known).prop_map(str::to_owned),
+        1 => any::<String>(),
     ]
 }
 
-fn arb_leaf() -> impl Strategy<Value = Element> {
+/// Childless elements named from `names` in one of `namespaces`, with fewer
+/// than `max_attrs` attributes named from `attrs` with values from `value`,
+/// and possibly a text from `text`.
+pub(crate) fn arb_leaf_of(
+    names: &'static [&'static str],
+    namespaces: &'static [&'static str],
+    attrs: &'static [&'static str],
+    max_attrs: usize,
+    value: impl Strategy<Value = String> + 'static,
+    text: impl Strategy<Value = String> + 'static,
+) -> BoxedStrategy<Element> {
     (
-        prop::sample::select(NAMES),
-        prop::sample::select(NAMESPACES),
-        prop::collection::vec((prop::sample::select(ATTRS), arb_value()), 0..4),
-        prop::option::of(arb_text()),
+        prop::sample::select(names),
+        prop::sample::select(namespaces),
+        prop::collection::vec((prop::sample::select(attrs), value), 0..max_attrs),
+        prop::option::of(text),
     )
         .prop_map(|(name, ns, attrs, text)| {
             let mut el = Element::builder(name, ns);
@@ -202,17 +249,26 @@ fn arb_leaf() -> impl Strategy<Value = Element> {
             }
             el.build()
         })
+        .boxed()
 }
 
-/// Arbitrary element trees made of the names, namespaces and attributes the
-/// extension parsers look at, with meaningful and arbitrary values.
-pub(crate) fn arb_element() -> impl Strategy<Value = Element> {
-    arb_leaf().prop_recursive(4, 48, 6, |inner| {
-        (arb_leaf(), prop::collection::vec(inner, 0..6)).prop_map(|(mut el, children)| {
-            for child in children {
-                el.append_child(child);
-            }
-            el
+/// Trees of `leaf` elements at most `depth` deep, aiming at `size`
+/// elements, each with fewer than `branches` children.
+pub(crate) fn arb_tree_of(
+    leaf: BoxedStrategy<Element>,
+    depth: u32,
+    size: u32,
+    branches: usize,
+) -> impl Strategy<Value = Element> {
+    leaf.clone()
+        .prop_recursive(depth, size, branches as u32, move |inner| {
+            (leaf.clone(), prop::collection::vec(inner, 0..branches)).prop_map(
+                |(mut el, children)| {
+                    for child in children {
+                        el.append_child(child);
+                    }
+                    el
+                },
+            )
         })
-    })
 }

@@ -8,14 +8,14 @@ use jid::FullJid;
 use minidom::Element;
 
 use crate::bridge::BridgeEvent;
+use crate::bridge::test_support::{bridge_jid, unavailable};
 use crate::config::Config;
 use crate::ext::brewery::BridgeStats;
 use crate::focus::{ConnId, Event, Focus, HttpId, Input, Output};
 use crate::http::{HttpRequest, Method};
 use crate::xmpp::ns;
 
-/// The brewery room of the tests.
-pub(crate) const BREWERY: &str = "jvbbrewery@internal-muc.meet.jitsi";
+pub(crate) use crate::bridge::test_support::BREWERY;
 
 /// Jicofo's defaults with an XMPP domain and the brewery.
 pub(crate) fn config_with_brewery() -> Config {
@@ -34,15 +34,20 @@ pub(crate) struct Bench {
 
 impl Bench {
     pub(crate) fn new(config: Config) -> Self {
-        let now = Instant::now();
-        let mut bench = Self {
-            focus: Focus::new(Arc::new(config), [3; 32], now, SystemTime::UNIX_EPOCH),
-            now,
-            out: Vec::new(),
-        };
+        let mut bench = Self::offline(config);
         bench.connect();
         bench.join();
         bench
+    }
+
+    /// A focus that is not connected yet.
+    pub(crate) fn offline(config: Config) -> Self {
+        let now = Instant::now();
+        Self {
+            focus: Focus::new(Arc::new(config), [3; 32], now, SystemTime::UNIX_EPOCH),
+            now,
+            out: Vec::new(),
+        }
     }
 
     pub(crate) fn connect(&mut self) {
@@ -85,7 +90,11 @@ impl Bench {
     }
 
     pub(crate) fn feed(&mut self, xml: &str) {
-        let stanza: Element = xml.parse().expect("test XML");
+        self.deliver(xml.parse().expect("test XML"));
+    }
+
+    /// Hands `stanza` to the focus as received on the client connection.
+    pub(crate) fn deliver(&mut self, stanza: Element) {
         let input = Input::Stanza {
             conn: ConnId::Client,
             stanza,
@@ -182,19 +191,11 @@ impl Bench {
             )
             .append(stats.to_element())
             .build();
-        let input = Input::Stanza {
-            conn: ConnId::Client,
-            stanza: presence,
-        };
-        self.focus.handle_input(self.now, input).expect("input");
-        self.drain();
+        self.deliver(presence);
     }
 
     pub(crate) fn bridge_leaves(&mut self, nick: &str) {
-        self.feed(&format!(
-            "<presence xmlns='jabber:client' type='unavailable' from='{BREWERY}/{nick}'>\
-               <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/></x></presence>"
-        ));
+        self.deliver(unavailable(nick));
     }
 
     pub(crate) fn get(&mut self, path: &str) -> (u16, String) {
@@ -219,7 +220,7 @@ impl Bench {
     }
 
     pub(crate) fn operational(&self, nick: &str) -> bool {
-        let jid = FullJid::new(&format!("{BREWERY}/{nick}")).expect("valid");
+        let jid = bridge_jid(nick);
         let threshold = self.focus.config().bridge.failure_reset_threshold;
         self.focus
             .bridges()
@@ -241,18 +242,18 @@ pub(crate) fn stats(region: &str, stress: f64) -> BridgeStats {
     }
 }
 
-fn jid(nick: &str) -> FullJid {
-    FullJid::new(&format!("{BREWERY}/{nick}")).expect("valid")
-}
-
 #[test]
 fn joins_the_brewery_and_lists_bridges() {
     let mut b = Bench::new(config_with_brewery());
     b.bridge("jvb-a", &stats("eu-west", 0.1));
     b.bridge("jvb-b", &stats("us-east", 0.4));
     let events = b.events();
-    assert!(events.contains(&BridgeEvent::Added { jid: jid("jvb-a") }));
-    assert!(events.contains(&BridgeEvent::Added { jid: jid("jvb-b") }));
+    assert!(events.contains(&BridgeEvent::Added {
+        jid: bridge_jid("jvb-a")
+    }));
+    assert!(events.contains(&BridgeEvent::Added {
+        jid: bridge_jid("jvb-b")
+    }));
     let registry = b.focus.bridges().expect("a pool");
     assert_eq!(registry.len(), 2);
 
@@ -307,12 +308,7 @@ fn health_needs_an_operational_bridge() {
 fn a_refused_join_is_retried_after_the_reply_timeout() {
     let mut config = config_with_brewery();
     config.bridge.health_checks.enabled = false;
-    let now = Instant::now();
-    let mut b = Bench {
-        focus: Focus::new(Arc::new(config), [3; 32], now, SystemTime::UNIX_EPOCH),
-        now,
-        out: Vec::new(),
-    };
+    let mut b = Bench::offline(config);
     b.connect();
     b.feed(&format!(
         "<presence xmlns='jabber:client' from='{BREWERY}/focus'>\
@@ -354,20 +350,18 @@ fn health_checks_pass_fail_and_recover_after_the_threshold() {
     let check = b.take_iq_to(&bridge).expect("health check");
     assert!(check.has_child("healthcheck", "http://jitsi.org/protocol/healthcheck"));
     b.answer(&check, "");
-    assert!(
-        b.events()
-            .contains(&BridgeEvent::HealthCheckPassed { jid: jid("jvb-a") })
-    );
+    assert!(b.events().contains(&BridgeEvent::HealthCheckPassed {
+        jid: bridge_jid("jvb-a")
+    }));
 
     // Fixed delay: the next one an interval after the answer.
     b.out.clear();
     b.advance(Duration::from_secs(10));
     let check = b.take_iq_to(&bridge).expect("second check");
     b.answer_error(&check, "internal-server-error");
-    assert!(
-        b.events()
-            .contains(&BridgeEvent::HealthCheckFailed { jid: jid("jvb-a") })
-    );
+    assert!(b.events().contains(&BridgeEvent::HealthCheckFailed {
+        jid: bridge_jid("jvb-a")
+    }));
     assert!(!b.operational("jvb-a"));
     let failed_at = b.now;
 
@@ -422,10 +416,9 @@ fn a_silent_bridge_gets_a_second_chance_then_times_out() {
     let retry = b.take_iq_to(&bridge).expect("second chance");
     assert_ne!(retry.attr("id"), first.attr("id"));
     b.advance(Duration::from_secs(15));
-    assert!(
-        b.events()
-            .contains(&BridgeEvent::HealthCheckTimedOut { jid: jid("jvb-a") })
-    );
+    assert!(b.events().contains(&BridgeEvent::HealthCheckTimedOut {
+        jid: bridge_jid("jvb-a")
+    }));
     assert!(!b.operational("jvb-a"));
 }
 
@@ -444,10 +437,9 @@ fn presence_health_reads_the_healthy_stat_and_silence() {
             .iter()
             .all(|s| s.name() != "iq" || s.attr("to") == Some("meet.jitsi"))
     );
-    assert!(
-        b.events()
-            .contains(&BridgeEvent::HealthCheckPassed { jid: jid("jvb-a") })
-    );
+    assert!(b.events().contains(&BridgeEvent::HealthCheckPassed {
+        jid: bridge_jid("jvb-a")
+    }));
     let mut unhealthy = stats("eu-west", 0.1);
     unhealthy.healthy = Some(false);
     b.bridge("jvb-a", &unhealthy);
@@ -455,15 +447,16 @@ fn presence_health_reads_the_healthy_stat_and_silence() {
     b.advance(Duration::from_secs(10));
     assert_eq!(
         b.events(),
-        vec![BridgeEvent::HealthCheckFailed { jid: jid("jvb-a") }]
+        vec![BridgeEvent::HealthCheckFailed {
+            jid: bridge_jid("jvb-a")
+        }]
     );
     // No presence for longer than the presence timeout.
     b.out.clear();
     b.advance(Duration::from_secs(20));
-    assert!(
-        b.events()
-            .contains(&BridgeEvent::HealthCheckTimedOut { jid: jid("jvb-a") })
-    );
+    assert!(b.events().contains(&BridgeEvent::HealthCheckTimedOut {
+        jid: bridge_jid("jvb-a")
+    }));
 }
 
 #[test]
@@ -482,11 +475,11 @@ fn bridges_leave_and_the_connection_loss_drops_all() {
         b.events(),
         vec![
             BridgeEvent::Removed {
-                jid: jid("jvb-a"),
+                jid: bridge_jid("jvb-a"),
                 lost: false
             },
             BridgeEvent::Removed {
-                jid: jid("jvb-b"),
+                jid: bridge_jid("jvb-b"),
                 lost: true
             },
         ]
@@ -512,7 +505,7 @@ fn bridges_leave_and_the_connection_loss_drops_all() {
         b.events(),
         vec![
             BridgeEvent::Removed {
-                jid: jid("jvb-c"),
+                jid: bridge_jid("jvb-c"),
                 lost: true
             },
             BridgeEvent::BreweryLeft,
@@ -539,7 +532,7 @@ fn kicked_from_the_brewery_rejoins() {
         b.events(),
         vec![
             BridgeEvent::Removed {
-                jid: jid("jvb-a"),
+                jid: bridge_jid("jvb-a"),
                 lost: true
             },
             BridgeEvent::BreweryLeft,
@@ -573,12 +566,7 @@ fn hostile_brewery_input_is_ignored() {
                 .append(Element::builder("unknown", "urn:x")),
         )
         .build();
-    let input = Input::Stanza {
-        conn: ConnId::Client,
-        stanza: presence,
-    };
-    b.focus.handle_input(b.now, input).expect("input");
-    b.drain();
+    b.deliver(presence);
     // An unreadable load: the presence is not applied at all.
     assert_eq!(b.focus.bridges().map(|r| r.len()), Some(0));
     // Other bad stats read as absent.
@@ -592,14 +580,9 @@ fn hostile_brewery_input_is_ignored() {
                 .append(stat("drain", "false")),
         )
         .build();
-    let input = Input::Stanza {
-        conn: ConnId::Client,
-        stanza: presence,
-    };
-    b.focus.handle_input(b.now, input).expect("input");
-    b.drain();
+    b.deliver(presence);
     let registry = b.focus.bridges().expect("pool");
-    let odd = registry.get(&jid("odd")).expect("added");
+    let odd = registry.get(&bridge_jid("odd")).expect("added");
     assert_eq!(odd.stress_level, 0.25);
     assert_eq!(odd.region, None);
     // Not from the brewery, or without stats: nothing.

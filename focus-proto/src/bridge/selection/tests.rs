@@ -5,21 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use jid::{BareJid, FullJid};
-use minidom::Element;
+use jid::FullJid;
 use proptest::prelude::{Just, any, prop, prop_assert, prop_assert_eq, prop_oneof, proptest};
 use proptest::strategy::Strategy as Gen;
 
 use super::*;
 use crate::bridge::BridgeRegistry;
+use crate::bridge::test_support::{bridge_jid, empty_registry, stats_presence, unavailable};
 use crate::config::SelectionStrategy as S;
 use crate::ext::brewery::BridgeStats;
-
-const BREWERY: &str = "jvbbrewery@internal-muc.meet.jitsi";
-
-fn jid(nick: &str) -> FullJid {
-    FullJid::new(&format!("{BREWERY}/{nick}")).expect("valid JID")
-}
 
 /// Stats as Jicofo's test helper sets them: the relay id is the region,
 /// and the bridge is not draining.
@@ -31,23 +25,6 @@ fn stats(stress: f64, region: Option<&str>) -> BridgeStats {
         drain: Some(false),
         ..BridgeStats::default()
     }
-}
-
-fn presence(nick: &str, stats: &BridgeStats) -> Element {
-    Element::builder("presence", crate::xmpp::ns::CLIENT)
-        .attr(crate::xml::ncname("from"), format!("{BREWERY}/{nick}"))
-        .attr(crate::xml::ncname("to"), "focus@auth.meet.jitsi/focus")
-        .append(stats.to_element())
-        .build()
-}
-
-fn unavailable(nick: &str) -> Element {
-    format!(
-        "<presence xmlns='jabber:client' type='unavailable' from='{BREWERY}/{nick}'>\
-           <x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='none' role='none'/></x></presence>"
-    )
-    .parse()
-    .expect("xml")
 }
 
 /// A pool, a configuration and a virtual clock.
@@ -63,7 +40,7 @@ impl Fixture {
         config.bridge.selection_strategy = strategy;
         Self {
             config,
-            pool: BridgeRegistry::new(BareJid::new(BREWERY).expect("valid")),
+            pool: empty_registry(),
             now: Instant::now(),
         }
     }
@@ -80,10 +57,10 @@ impl Fixture {
                 self.now,
                 &self.config.bridge,
                 "focus",
-                &presence(nick, stats),
+                &stats_presence(nick, stats),
             )
             .expect("a bridge presence");
-        jid(nick)
+        bridge_jid(nick)
     }
 
     fn bridge(&mut self, nick: &str, stress: f64, region: Option<&str>) -> FullJid {
@@ -97,11 +74,11 @@ impl Fixture {
     }
 
     fn get(&mut self, nick: &str) -> &mut Bridge {
-        self.pool.get_mut(&jid(nick)).expect("known bridge")
+        self.pool.get_mut(&bridge_jid(nick)).expect("known bridge")
     }
 
     fn peek(&self, nick: &str) -> &Bridge {
-        self.pool.get(&jid(nick)).expect("known bridge")
+        self.pool.get(&bridge_jid(nick)).expect("known bridge")
     }
 
     fn fail(&mut self, nick: &str) {
@@ -354,13 +331,13 @@ fn visitor_strategy_separates_visitors() {
     };
     let first = f.pick(&[], participant).expect("a bridge");
     assert_eq!(first, "jvb3");
-    let j3 = jid(&first);
+    let j3 = bridge_jid(&first);
     let conf = [on(&j3, 1)];
     assert_eq!(f.pick(&conf, visitor), Ok("jvb1".into()));
     // Participants stay together.
     assert_eq!(f.pick(&conf, participant), Ok("jvb3".into()));
     // A visitor bridge exists: visitors go there, participants elsewhere.
-    let j1 = jid("jvb1");
+    let j1 = bridge_jid("jvb1");
     let conf = [
         on(&j3, 1),
         ConferenceBridge {
@@ -659,7 +636,7 @@ fn regional(local: Option<&str>, groups: Vec<Vec<String>>) -> Fixture {
 #[test]
 fn region_based_in_a_single_region() {
     let f = regional(None, Vec::new());
-    let (low, medium) = (jid("ap-south-low"), jid("ap-south-medium"));
+    let (low, medium) = (bridge_jid("ap-south-low"), bridge_jid("ap-south-medium"));
     assert_eq!(f.first(), some("ap-south-low"));
     let ap = Some("ap-south");
     assert_eq!(f.pick_in(&[], ap), some("ap-south-low"));
@@ -675,10 +652,10 @@ fn region_based_in_a_single_region() {
 fn region_based_in_multiple_regions() {
     let f = regional(None, Vec::new());
     let (ap_low, eu_w_med, eu_w_high, eu_c_low) = (
-        jid("ap-south-low"),
-        jid("eu-west-medium"),
-        jid("eu-west-high"),
-        jid("eu-central-low"),
+        bridge_jid("ap-south-low"),
+        bridge_jid("eu-west-medium"),
+        bridge_jid("eu-west-high"),
+        bridge_jid("eu-central-low"),
     );
     let conf = [on(&ap_low, 2), on(&eu_w_med, 1), on(&eu_w_high, 1)];
     assert_eq!(f.pick_in(&conf, None), some("ap-south-low"));
@@ -710,10 +687,10 @@ fn region_based_with_region_groups() {
     assert_eq!(f.pick_in(&[], Some("eu-west")), some("eu-west-low"));
 
     let jids = [
-        jid("ap-south-low"),
-        jid("eu-west-medium"),
-        jid("eu-west-high"),
-        jid("eu-central-low"),
+        bridge_jid("ap-south-low"),
+        bridge_jid("eu-west-medium"),
+        bridge_jid("eu-west-high"),
+        bridge_jid("eu-central-low"),
     ];
     let conf = [
         on(&jids[0], 2),
@@ -731,7 +708,7 @@ fn region_based_with_region_groups() {
         f.remove(&format!("eu-west-{level}"));
     }
     assert_eq!(f.pick_in(&[], Some("eu-west")), some("eu-central-low"));
-    let us = jid("us-east-low");
+    let us = bridge_jid("us-east-low");
     assert_eq!(
         f.pick_in(&[on(&us, 1)], Some("eu-west")),
         some("eu-central-low")
@@ -773,7 +750,7 @@ fn recent(j: &FullJid, recently_added: u32) -> ConferenceBridge<'_> {
 #[test]
 fn per_interval_limit_disabled() {
     let f = rate_fixture(S::RegionBasedBridgeSelectionStrategy, -1);
-    let b1 = jid("bridge1");
+    let b1 = bridge_jid("bridge1");
     let s = f
         .select_full(
             &[recent(&b1, 1000)],
@@ -795,8 +772,8 @@ fn per_interval_limit() {
         region: Some("region"),
         visitor: false,
     };
-    let b1 = jid("bridge1");
-    let b2 = jid("bridge2");
+    let b1 = bridge_jid("bridge1");
+    let b2 = bridge_jid("bridge2");
     let run = |f: &Fixture, conf: &[ConferenceBridge<'_>]| {
         let s = f.select_full(conf, p, None).expect("a bridge");
         (s.bridge.name().to_owned(), s.rate_limited)
@@ -836,7 +813,7 @@ fn per_interval_limit() {
 #[test]
 fn per_interval_limit_intra_region() {
     let f = rate_fixture(S::IntraRegionBridgeSelectionStrategy, PER_INTERVAL as i32);
-    let b1 = jid("bridge1");
+    let b1 = bridge_jid("bridge1");
     let p = ParticipantProperties {
         region: Some("region"),
         visitor: false,
@@ -1134,7 +1111,7 @@ proptest! {
         pinned in proptest::option::of(prop_oneof![Just("v1"), Just("v2")]),
     ) {
         let f = build(&specs, strategy, octo, Some("r0"));
-        let jids: Vec<FullJid> = (0..specs.len()).map(|i| jid(&format!("jvb{i:02}"))).collect();
+        let jids: Vec<FullJid> = (0..specs.len()).map(|i| bridge_jid(&format!("jvb{i:02}"))).collect();
         let conference: Vec<ConferenceBridge<'_>> = members
             .iter()
             .filter_map(|(i, participants, visitor, recently_added)| {

@@ -11,11 +11,9 @@ use super::endpoint::{Endpoint, ParticipantInfo};
 use super::error::BridgeError;
 use super::relay::Relay;
 use super::sources::Sources;
-use super::{
-    Attrs, MAX_CONNECT_CHILDREN, MAX_CONNECTS, MAX_ENTITIES, NS_COLIBRI2, append_all, check_len,
-    keep_other, set, set_flag, set_opt, set_rest,
-};
+use super::{MAX_CONNECT_CHILDREN, MAX_CONNECTS, MAX_ENTITIES, NS_COLIBRI2, keep_other};
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, append_all, check_len, set, set_flag, set_opt, set_rest};
 use crate::ext::error::{IqKind, iq_request};
 use crate::source::EndpointSourceSet;
 
@@ -242,17 +240,11 @@ impl ConferenceModify {
             .take("rtcstats-enabled")
             .is_none_or(|v| crate::ext::java_bool(&v));
         request.extra_attrs = a.rest();
-        let mut entities = 0;
         for child in el.children() {
-            if child.is("endpoint", NS_COLIBRI2) {
-                check_len(entities, MAX_ENTITIES, "endpoint")?;
-                entities += 1;
-                request.endpoints.push(Endpoint::parse(child)?);
-            } else if child.is("relay", NS_COLIBRI2) {
-                check_len(entities, MAX_ENTITIES, "relay")?;
-                entities += 1;
-                request.relays.push(Relay::parse(child)?);
-            } else if child.is("connects", NS_COLIBRI2) && request.connects.is_none() {
+            if read_entity(child, &mut request.endpoints, &mut request.relays)? {
+                continue;
+            }
+            if child.is("connects", NS_COLIBRI2) && request.connects.is_none() {
                 request.connects = Some(parse_connects(child)?);
             } else {
                 keep_other(&mut request.other, child);
@@ -273,12 +265,7 @@ impl ConferenceModify {
         set_flag(&mut el, "create", self.create);
         set_flag(&mut el, "expire", self.expire);
         set_rest(&mut el, &self.extra_attrs);
-        for ep in &self.endpoints {
-            el.append_child(ep.to_element());
-        }
-        for relay in &self.relays {
-            el.append_child(relay.to_element());
-        }
+        append_entities(&mut el, &self.endpoints, &self.relays);
         if let Some(connects) = &self.connects {
             let mut list = Element::bare("connects", NS_COLIBRI2);
             for c in connects {
@@ -288,6 +275,37 @@ impl ConferenceModify {
         }
         append_all(&mut el, &self.other);
         el
+    }
+}
+
+/// Reads `child` into `endpoints` or `relays` when it is an `<endpoint/>`
+/// or a `<relay/>`, the two together capped at [`MAX_ENTITIES`]. `false`
+/// when it is neither, for the caller to handle.
+fn read_entity(
+    child: &Element,
+    endpoints: &mut Vec<Endpoint>,
+    relays: &mut Vec<Relay>,
+) -> Result<bool, ParseError> {
+    let entities = endpoints.len() + relays.len();
+    if child.is("endpoint", NS_COLIBRI2) {
+        check_len(entities, MAX_ENTITIES, "endpoint")?;
+        endpoints.push(Endpoint::parse(child)?);
+    } else if child.is("relay", NS_COLIBRI2) {
+        check_len(entities, MAX_ENTITIES, "relay")?;
+        relays.push(Relay::parse(child)?);
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Appends every endpoint, then every relay, to `el`.
+fn append_entities(el: &mut Element, endpoints: &[Endpoint], relays: &[Relay]) {
+    for ep in endpoints {
+        el.append_child(ep.to_element());
+    }
+    for relay in relays {
+        el.append_child(relay.to_element());
     }
 }
 
@@ -320,17 +338,11 @@ impl ConferenceModified {
     pub fn parse(el: &Element) -> Result<Self, ParseError> {
         crate::ext::expect_element(el, "conference-modified", NS_COLIBRI2)?;
         let mut answer = Self::default();
-        let mut entities = 0;
         for child in el.children() {
-            if child.is("endpoint", NS_COLIBRI2) {
-                check_len(entities, MAX_ENTITIES, "endpoint")?;
-                entities += 1;
-                answer.endpoints.push(Endpoint::parse(child)?);
-            } else if child.is("relay", NS_COLIBRI2) {
-                check_len(entities, MAX_ENTITIES, "relay")?;
-                entities += 1;
-                answer.relays.push(Relay::parse(child)?);
-            } else if child.is("sources", NS_COLIBRI2) && answer.sources.is_none() {
+            if read_entity(child, &mut answer.endpoints, &mut answer.relays)? {
+                continue;
+            }
+            if child.is("sources", NS_COLIBRI2) && answer.sources.is_none() {
                 answer.sources = Some(Sources::parse(child)?);
             } else {
                 keep_other(&mut answer.other, child);
@@ -343,12 +355,7 @@ impl ConferenceModified {
     /// then the other children (the bridge's order).
     pub fn to_element(&self) -> Element {
         let mut el = Element::bare("conference-modified", NS_COLIBRI2);
-        for ep in &self.endpoints {
-            el.append_child(ep.to_element());
-        }
-        for relay in &self.relays {
-            el.append_child(relay.to_element());
-        }
+        append_entities(&mut el, &self.endpoints, &self.relays);
         if let Some(sources) = &self.sources {
             el.append_child(sources.to_element());
         }

@@ -11,12 +11,10 @@ use minidom::Element;
 use rxml::AttrMap;
 
 use super::sources::Sources;
-use super::{
-    Attrs, MAX_CAPABILITIES, MAX_MEDIA, NS_COLIBRI2, append_all, check_len, keep_other, set,
-    set_flag, set_opt, set_rest,
-};
+use super::{MAX_CAPABILITIES, MAX_MEDIA, NS_COLIBRI2, keep_other};
 use crate::ext::ParseError;
-use crate::ext::jingle::content::{NS_RTP, NS_RTP_HDREXT};
+use crate::ext::attrs::{Attrs, append_all, check_len, set, set_flag, set_opt, set_rest};
+use crate::ext::jingle::content::{append_rtp_children, read_rtp_child};
 use crate::ext::jingle::jitsi::InitialLastN;
 use crate::ext::jingle::transport::NS_ICE_UDP;
 use crate::ext::jingle::{Description, PayloadType, RtpHdrExt, Transport as IceTransport};
@@ -206,14 +204,15 @@ impl Endpoint {
         ep.diarize = a.flag("diarize");
         ep.extra_attrs = a.rest();
         for child in el.children() {
-            if child.is("media", NS_COLIBRI2) {
-                check_len(ep.media.len(), MAX_MEDIA, "media")?;
-                ep.media.push(Media::parse(child)?);
-            } else if child.is("transport", NS_COLIBRI2) && ep.transport.is_none() {
-                ep.transport = Some(Transport::parse(child)?);
-            } else if child.is("sources", NS_COLIBRI2) && ep.sources.is_none() {
-                ep.sources = Some(Sources::parse(child)?);
-            } else if child.is("force-mute", NS_COLIBRI2) && ep.force_mute.is_none() {
+            if read_media_transport_sources(
+                child,
+                &mut ep.media,
+                &mut ep.transport,
+                &mut ep.sources,
+            )? {
+                continue;
+            }
+            if child.is("force-mute", NS_COLIBRI2) && ep.force_mute.is_none() {
                 ep.force_mute = Some(ForceMute::parse(child)?);
             } else if child.is("capability", NS_COLIBRI2) {
                 check_len(ep.capabilities.len(), MAX_CAPABILITIES, "capability")?;
@@ -239,15 +238,7 @@ impl Endpoint {
         set_opt(&mut el, "muc-role", self.muc_role.map(|r| r.as_str()));
         set_flag(&mut el, "diarize", self.diarize);
         set_rest(&mut el, &self.extra_attrs);
-        for media in &self.media {
-            el.append_child(media.to_element());
-        }
-        if let Some(transport) = &self.transport {
-            el.append_child(transport.to_element());
-        }
-        if let Some(sources) = &self.sources {
-            el.append_child(sources.to_element());
-        }
+        append_media_transport_sources(&mut el, &self.media, &self.transport, &self.sources);
         if let Some(force_mute) = &self.force_mute {
             el.append_child(force_mute.to_element());
         }
@@ -259,6 +250,49 @@ impl Endpoint {
         }
         append_all(&mut el, &self.other);
         el
+    }
+}
+
+/// Reads `child` into the `<media/>`s, `<transport/>` and `<sources/>`
+/// that endpoints and relays both carry: media are capped at
+/// [`MAX_MEDIA`], only the first transport and sources are read. `false`
+/// when `child` is none of these (or a transport or sources already read),
+/// for the caller to handle.
+pub(super) fn read_media_transport_sources(
+    child: &Element,
+    media: &mut Vec<Media>,
+    transport: &mut Option<Transport>,
+    sources: &mut Option<Sources>,
+) -> Result<bool, ParseError> {
+    if child.is("media", NS_COLIBRI2) {
+        check_len(media.len(), MAX_MEDIA, "media")?;
+        media.push(Media::parse(child)?);
+    } else if child.is("transport", NS_COLIBRI2) && transport.is_none() {
+        *transport = Some(Transport::parse(child)?);
+    } else if child.is("sources", NS_COLIBRI2) && sources.is_none() {
+        *sources = Some(Sources::parse(child)?);
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Appends the `<media/>`s, `<transport/>` and `<sources/>` of an endpoint
+/// or relay to `el`, in Jitsi's order.
+pub(super) fn append_media_transport_sources(
+    el: &mut Element,
+    media: &[Media],
+    transport: &Option<Transport>,
+    sources: &Option<Sources>,
+) {
+    for media in media {
+        el.append_child(media.to_element());
+    }
+    if let Some(transport) = transport {
+        el.append_child(transport.to_element());
+    }
+    if let Some(sources) = sources {
+        el.append_child(sources.to_element());
     }
 }
 
@@ -347,7 +381,6 @@ impl Media {
     /// required; payload types and header extensions must parse (the
     /// limits of [`crate::ext::jingle`] apply).
     pub fn parse(el: &Element) -> Result<Self, ParseError> {
-        use crate::ext::jingle::{MAX_HDREXTS, MAX_PAYLOAD_TYPES};
         crate::ext::expect_element(el, "media", NS_COLIBRI2)?;
         let mut a = Attrs::of(el);
         let media_type = a
@@ -356,15 +389,12 @@ impl Media {
         let mut media = Self::new(media_type);
         media.extra_attrs = a.rest();
         for child in el.children() {
-            if child.is("payload-type", NS_RTP) {
-                check_len(media.payload_types.len(), MAX_PAYLOAD_TYPES, "payload-type")?;
-                media.payload_types.push(PayloadType::parse(child)?);
-            } else if child.is("rtp-hdrext", NS_RTP_HDREXT) {
-                check_len(media.hdrexts.len(), MAX_HDREXTS, "rtp-hdrext")?;
-                media.hdrexts.push(RtpHdrExt::parse(child)?);
-            } else if child.is("extmap-allow-mixed", NS_RTP_HDREXT) && !media.extmap_allow_mixed {
-                media.extmap_allow_mixed = true;
-            } else {
+            if !read_rtp_child(
+                child,
+                &mut media.payload_types,
+                &mut media.hdrexts,
+                &mut media.extmap_allow_mixed,
+            )? {
                 keep_other(&mut media.other, child);
             }
         }
@@ -377,15 +407,12 @@ impl Media {
         let mut el = Element::bare("media", NS_COLIBRI2);
         set(&mut el, "type", self.media_type.as_str());
         set_rest(&mut el, &self.extra_attrs);
-        for pt in &self.payload_types {
-            el.append_child(pt.to_element());
-        }
-        for ext in &self.hdrexts {
-            el.append_child(ext.to_element());
-        }
-        if self.extmap_allow_mixed {
-            el.append_child(Element::bare("extmap-allow-mixed", NS_RTP_HDREXT));
-        }
+        append_rtp_children(
+            &mut el,
+            &self.payload_types,
+            &self.hdrexts,
+            self.extmap_allow_mixed,
+        );
         append_all(&mut el, &self.other);
         el
     }

@@ -23,10 +23,10 @@
 //! `parseBoolean` and default when absent, unknown attributes and children
 //! are kept (in `extra_attrs` / `other`) and never fail a parse; a missing
 //! required piece or a known attribute with an unusable value gives a
-//! [`ParseError`]. Writers emit Jitsi's child element order (attribute
-//! order is not kept by `minidom`, which sorts attributes, and means
-//! nothing in XML) and omit every boolean that has its default value, as
-//! the Java builders do.
+//! [`ParseError`](super::ParseError). Writers emit Jitsi's child element
+//! order (attribute order is not kept by `minidom`, which sorts
+//! attributes, and means nothing in XML) and omit every boolean that has
+//! its default value, as the Java builders do.
 //!
 //! Hostile input is bounded: a known list longer than its cap
 //! ([`MAX_ENTITIES`], [`MAX_MEDIA`], [`MAX_MEDIA_SOURCES`],
@@ -44,10 +44,7 @@ pub mod sources;
 #[cfg(test)]
 mod tests;
 
-use std::str::FromStr;
-
 use minidom::Element;
-use rxml::{AttrMap, Namespace};
 
 pub use conference::{
     Answer, BlankMeetingId, ConferenceModified, ConferenceModify, Connect, ConnectProtocol,
@@ -62,9 +59,6 @@ pub use error::{
 };
 pub use relay::{Relay, RelaySide};
 pub use sources::{FEEDBACK_OWNER, MediaSource, Sources};
-
-use super::{ParseError, java_bool};
-use crate::xml::ncname;
 
 /// The COLIBRI2 namespace.
 pub const NS_COLIBRI2: &str = "jitsi:colibri2";
@@ -88,118 +82,10 @@ pub const MAX_CONNECT_CHILDREN: usize = 256;
 /// Most unknown children kept per element; later ones are dropped.
 pub const MAX_OTHER: usize = 64;
 
-/// The attributes of one element, taken out one by one as they are read;
-/// what is left is kept as the element's unknown attributes.
-struct Attrs(AttrMap);
-
-impl Attrs {
-    /// All attributes of `el`.
-    fn of(el: &Element) -> Self {
-        Self(el.attrs().clone())
-    }
-
-    /// Attribute `name` (no namespace), empty read as absent.
-    fn take(&mut self, name: &str) -> Option<String> {
-        self.0
-            .remove(&Namespace::NONE, name)
-            .filter(|v| !v.is_empty())
-    }
-
-    /// Attribute `name`, which must be present and non-empty.
-    fn required(&mut self, name: &'static str) -> Result<String, ParseError> {
-        self.take(name).ok_or(ParseError::MissingAttribute(name))
-    }
-
-    /// Attribute `name` as Java's `Boolean.parseBoolean`, absent is false.
-    fn flag(&mut self, name: &str) -> bool {
-        self.take(name).is_some_and(|v| java_bool(&v))
-    }
-
-    /// Attribute `name` as a number; absent is `None`, anything that does
-    /// not parse (surrounding blanks included, as Java's `parseInt`) is an
-    /// error.
-    fn number<T: FromStr>(&mut self, name: &'static str) -> Result<Option<T>, ParseError> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ParseError::invalid_attribute(name, &v)),
-        }
-    }
-
-    /// Attribute `name` through `parse`; absent is `None`.
-    fn parsed<T>(
-        &mut self,
-        name: &'static str,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) -> Result<Option<T>, ParseError> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(v) => parse(&v)
-                .map(Some)
-                .ok_or_else(|| ParseError::invalid_attribute(name, &v)),
-        }
-    }
-
-    /// The attributes not taken.
-    fn rest(self) -> AttrMap {
-        self.0
-    }
-}
-
-/// Sets attribute `name` of `el`.
-fn set(el: &mut Element, name: &'static str, value: impl ToString) {
-    el.set_attr(Namespace::NONE, ncname(name), value.to_string());
-}
-
-/// Sets attribute `name` of `el` when `value` is present.
-fn set_opt<T: ToString>(el: &mut Element, name: &'static str, value: Option<T>) {
-    if let Some(value) = value {
-        set(el, name, value);
-    }
-}
-
-/// Sets `name='true'` when `value` is true (the Java builders omit a
-/// boolean equal to its default, false).
-fn set_flag(el: &mut Element, name: &'static str, value: bool) {
-    if value {
-        set(el, name, "true");
-    }
-}
-
-/// Adds the kept unknown attributes to `el` (known ones already set win).
-fn set_rest(el: &mut Element, rest: &AttrMap) {
-    for ((ns, name), value) in rest.iter() {
-        if !el.attrs().contains_key(ns, name) {
-            el.attrs_mut()
-                .insert(ns.clone(), name.clone(), value.clone());
-        }
-    }
-}
-
-/// Fails once a known list read from a peer would grow past `max`.
-fn check_len(len: usize, max: usize, what: &'static str) -> Result<(), ParseError> {
-    if len >= max {
-        Err(ParseError::Invalid(format!(
-            "more than {max} <{what}/> elements"
-        )))
-    } else {
-        Ok(())
-    }
-}
-
 /// Keeps an unknown child, up to [`MAX_OTHER`] of them.
 fn keep_other(other: &mut Vec<Element>, child: &Element) {
     if other.len() < MAX_OTHER {
         other.push(child.clone());
-    }
-}
-
-/// Appends every element of `children` to `el`.
-fn append_all<'a>(el: &mut Element, children: impl IntoIterator<Item = &'a Element>) {
-    for child in children {
-        el.append_child(child.clone());
     }
 }
 

@@ -4,14 +4,15 @@
 use minidom::Element;
 use rxml::AttrMap;
 
-use super::endpoint::{Endpoint, Media, ParticipantInfo, Sctp, SctpRole, Transport};
-use super::sources::Sources;
-use super::{
-    Attrs, MAX_ENTITIES, MAX_MEDIA, NS_COLIBRI2, append_all, check_len, keep_other, set, set_flag,
-    set_opt, set_rest,
+use super::endpoint::{
+    Endpoint, Media, ParticipantInfo, Sctp, SctpRole, Transport, append_media_transport_sources,
+    read_media_transport_sources,
 };
+use super::sources::Sources;
+use super::{MAX_ENTITIES, NS_COLIBRI2, keep_other};
 use crate::config::CodecConfig;
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, append_all, check_len, set, set_flag, set_opt, set_rest};
 use crate::ext::jingle::offer::{
     OfferOptions, audio_hdrexts, audio_payload_types, video_hdrexts, video_payload_types,
 };
@@ -29,7 +30,7 @@ pub struct Relay {
     pub create: bool,
     /// `expire`: remove the relay and every remote endpoint behind it.
     pub expire: bool,
-    /// `<media/>`s, in order (at most [`MAX_MEDIA`]).
+    /// `<media/>`s, in order (at most [`MAX_MEDIA`](super::MAX_MEDIA)).
     pub media: Vec<Media>,
     /// `<transport/>`; the first one if several.
     pub transport: Option<Transport>,
@@ -235,14 +236,15 @@ impl Relay {
         relay.mesh_id = a.take("mesh-id");
         relay.extra_attrs = a.rest();
         for child in el.children() {
-            if child.is("media", NS_COLIBRI2) {
-                check_len(relay.media.len(), MAX_MEDIA, "media")?;
-                relay.media.push(Media::parse(child)?);
-            } else if child.is("transport", NS_COLIBRI2) && relay.transport.is_none() {
-                relay.transport = Some(Transport::parse(child)?);
-            } else if child.is("sources", NS_COLIBRI2) && relay.sources.is_none() {
-                relay.sources = Some(Sources::parse(child)?);
-            } else if child.is("endpoints", NS_COLIBRI2) && relay.endpoints.is_none() {
+            if read_media_transport_sources(
+                child,
+                &mut relay.media,
+                &mut relay.transport,
+                &mut relay.sources,
+            )? {
+                continue;
+            }
+            if child.is("endpoints", NS_COLIBRI2) && relay.endpoints.is_none() {
                 let mut endpoints = Vec::new();
                 for ep in child.children().filter(|c| c.is("endpoint", NS_COLIBRI2)) {
                     check_len(endpoints.len(), MAX_ENTITIES, "endpoint")?;
@@ -265,15 +267,7 @@ impl Relay {
         set_flag(&mut el, "expire", self.expire);
         set_opt(&mut el, "mesh-id", self.mesh_id.as_ref());
         set_rest(&mut el, &self.extra_attrs);
-        for media in &self.media {
-            el.append_child(media.to_element());
-        }
-        if let Some(transport) = &self.transport {
-            el.append_child(transport.to_element());
-        }
-        if let Some(sources) = &self.sources {
-            el.append_child(sources.to_element());
-        }
+        append_media_transport_sources(&mut el, &self.media, &self.transport, &self.sources);
         if let Some(endpoints) = &self.endpoints {
             let mut list = Element::bare("endpoints", NS_COLIBRI2);
             for ep in endpoints {

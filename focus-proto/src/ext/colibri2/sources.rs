@@ -11,11 +11,9 @@
 use minidom::Element;
 use rxml::AttrMap;
 
-use super::{
-    Attrs, MAX_MEDIA_SOURCES, MAX_SOURCES_PER_MEDIA_SOURCE, NS_COLIBRI2, check_len, keep_other,
-    set, set_flag, set_rest,
-};
+use super::{MAX_MEDIA_SOURCES, MAX_SOURCES_PER_MEDIA_SOURCE, NS_COLIBRI2, keep_other};
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, append_all, check_len, set, set_flag, set_rest};
 use crate::ext::jingle::content::NS_SSMA;
 use crate::source::jingle::{group_element, parse_source, source_element};
 use crate::source::{
@@ -118,7 +116,7 @@ impl Sources {
         for ms in &self.media_sources {
             el.append_child(ms.to_element());
         }
-        super::append_all(&mut el, &self.other);
+        append_all(&mut el, &self.other);
         el
     }
 
@@ -246,7 +244,7 @@ impl MediaSource {
         for group in &self.groups {
             el.append_child(group_element(group));
         }
-        super::append_all(&mut el, &self.other);
+        append_all(&mut el, &self.other);
         el
     }
 }

@@ -2,13 +2,15 @@
 //! colibri2.md, answers and errors parsed and classified, round trips and
 //! property tests on arbitrary element trees.
 
-use minidom::{Element, Node};
+use minidom::Element;
 use proptest::prelude::*;
 
 use super::*;
 use crate::ext::error::{Condition, ErrorType};
 use crate::ext::jingle::{Candidate, CandidateType, Fingerprint, PayloadType, RtpHdrExt, Setup};
-use crate::ext::test_support::{wire, xml_all};
+use crate::ext::test_support::{
+    arb_leaf_of, arb_tree_of, known_or_any, strip_blank_text, wire, xml, xml_all,
+};
 use crate::source::{EndpointSourceSet, MediaType, Semantics, Source, Ssrc, SsrcGroup, VideoType};
 
 const CREATE: &str = include_str!("testdata/create-conference.xml");
@@ -40,28 +42,9 @@ const JVB_A: &str = "jvbbrewery@internal.auth.example.com/jvb-a";
 const JVB_B: &str = "jvbbrewery@internal.auth.example.com/jvb-b";
 const TCC: &str = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 
-/// `el` without the white space between elements (fixtures are indented).
-fn norm(el: &Element) -> Element {
-    let mut out = Element::bare(el.name(), el.ns());
-    for ((ns, name), value) in el.attrs().iter() {
-        out.attrs_mut()
-            .insert(ns.clone(), name.clone(), value.clone());
-    }
-    for node in el.nodes() {
-        match node {
-            Node::Element(child) => {
-                out.append_child(norm(child));
-            }
-            Node::Text(text) if !text.trim().is_empty() => out.append_text(text.clone()),
-            Node::Text(_) => {}
-        }
-    }
-    out
-}
-
 /// The `n`th stanza of a fixture, normalized.
 fn fixture(text: &str, n: usize) -> Element {
-    norm(&xml_all(text)[n])
+    strip_blank_text(&xml_all(text)[n])
 }
 
 /// `built` as it travels, compared with the fixture stanza.
@@ -273,7 +256,7 @@ fn allocation_endpoint_options() {
         ..participant("v1", "V")
     };
     let ep = Endpoint::allocation(&p);
-    let expected = norm(&crate::ext::test_support::xml(
+    let expected = strip_blank_text(&xml(
         "<endpoint xmlns='jitsi:colibri2' id='v1' create='true' stats-id='V' muc-role='visitor' diarize='true'>
            <transport ice-controlling='true'/>
            <sources/>
@@ -501,7 +484,7 @@ fn rtcstats_and_connects() {
     );
     let el = request.to_element();
     assert_eq!(el.attr("rtcstats-enabled"), Some("false"));
-    let expected = norm(&crate::ext::test_support::xml(
+    let expected = strip_blank_text(&xml(
         "<connects xmlns='jitsi:colibri2'>
            <connect id='transcriber' url='wss://t.example.com/ws' protocol='mediajson' type='transcriber' audio='true' create='true'>
              <http-header name='Authorization' value='Bearer x'/>
@@ -539,11 +522,11 @@ fn every_fixture_request_round_trips() {
     ] {
         for iq in xml_all(text) {
             let request = ConferenceModify::from_iq(&iq).expect("request parses");
-            let expected = norm(
+            let expected = strip_blank_text(
                 iq.get_child("conference-modify", NS_COLIBRI2)
                     .expect("payload"),
             );
-            assert_eq!(norm(&request.to_element()), expected);
+            assert_eq!(strip_blank_text(&request.to_element()), expected);
         }
     }
 }
@@ -691,7 +674,7 @@ fn plain_answers() {
     );
     assert!(modified.iter().all(|m| m.sources.is_none()));
 
-    let result = crate::ext::test_support::xml("<iq xmlns='jabber:client' type='result' id='x'/>");
+    let result = xml("<iq xmlns='jabber:client' type='result' id='x'/>");
     assert_eq!(Answer::parse(&result), Ok(Answer::WrongResult));
     assert_eq!(request_outcome(None), Err(RequestFailure::Ignore));
     assert_eq!(
@@ -706,7 +689,7 @@ fn plain_answers() {
         relay_create_outcome(Some(&answers[0])),
         Err(RequestFailure::SessionFailed)
     );
-    let set = crate::ext::test_support::xml("<iq xmlns='jabber:client' type='set' id='x'/>");
+    let set = xml("<iq xmlns='jabber:client' type='set' id='x'/>");
     assert!(Answer::parse(&set).is_err());
 }
 
@@ -831,12 +814,10 @@ fn error_reasons() {
         error::MAX_ERROR_VALUE
     );
     // A colibri2 error without a reason is `unspecified`, still from a bridge.
-    let e = BridgeError::from_error_element(&crate::ext::test_support::xml(
-        "<error xmlns='jabber:client' type='cancel'>
+    let e = BridgeError::from_error_element(&xml("<error xmlns='jabber:client' type='cancel'>
            <conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>
            <error xmlns='jitsi:colibri2'/>
-         </error>",
-    ));
+         </error>"));
     assert_eq!(e.reason, Some(Reason::Unspecified));
     assert_eq!(
         e.on_allocation(),
@@ -847,7 +828,7 @@ fn error_reasons() {
     assert_eq!(e.on_request(), RequestFailure::SessionFailed);
     assert_eq!(e.kind(), ErrorKind::BridgeFailed);
     // An IQ error without an <error/> child.
-    let iq = crate::ext::test_support::xml("<iq xmlns='jabber:client' type='error' id='x'/>");
+    let iq = xml("<iq xmlns='jabber:client' type='error' id='x'/>");
     assert_eq!(
         BridgeError::from_iq(&iq).condition,
         Condition::UndefinedCondition
@@ -858,7 +839,7 @@ fn error_reasons() {
 
 #[test]
 fn unknown_pieces_kept_missing_ones_refused() {
-    let el = crate::ext::test_support::xml(
+    let el = xml(
         "<conference-modify xmlns='jitsi:colibri2' meeting-id='m' callstats-enabled='false'>
            <traceparent xmlns='jitsi:opentelemetry' trace_id='1'/>
            <endpoint id='a' CREATE='x' create='TRUE'><future xmlns='urn:other'/></endpoint>
@@ -882,7 +863,7 @@ fn unknown_pieces_kept_missing_ones_refused() {
         "<conference-modify xmlns='jitsi:colibri2' meeting-id='m'><connects><connect url='http://x' protocol='mediajson' type='recorder'/></connects></conference-modify>",
         "<conference-modify xmlns='jitsi:colibri2' meeting-id='m'><connects><connect url='ws://x' protocol='mediajson' type='recorder'><http-header name='a b' value='v'/></connect></connects></conference-modify>",
     ] {
-        let el = crate::ext::test_support::xml(bad);
+        let el = xml(bad);
         assert!(ConferenceModify::parse(&el).is_err(), "{bad}");
     }
     assert_eq!(MeetingId::new(" "), Err(BlankMeetingId));
@@ -890,16 +871,14 @@ fn unknown_pieces_kept_missing_ones_refused() {
 
 #[test]
 fn media_source_leniency() {
-    let el = crate::ext::test_support::xml(
-        "<sources xmlns='jitsi:colibri2'>
+    let el = xml("<sources xmlns='jitsi:colibri2'>
            <media-source type='VIDEO' id='x-v0' synthetic='true'>
              <source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='5'/>
              <ssrc-group xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' semantics='FEC-FR'>
                <source ssrc='5'/><source ssrc='6'/>
              </ssrc-group>
            </media-source>
-         </sources>",
-    );
+         </sources>");
     let sources = Sources::parse(&el).expect("parses");
     let ms = &sources.media_sources[0];
     assert_eq!(ms.media_type, MediaType::Video);
@@ -913,10 +892,7 @@ fn media_source_leniency() {
         "<sources xmlns='jitsi:colibri2'><media-source type='audio' id='x'><source xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' ssrc='0'/></media-source></sources>",
         "<sources xmlns='jitsi:colibri2'><media-source type='audio' id='x'><ssrc-group xmlns='urn:xmpp:jingle:apps:rtp:ssma:0' semantics='SIM'><source ssrc='z'/></ssrc-group></media-source></sources>",
     ] {
-        assert!(
-            Sources::parse(&crate::ext::test_support::xml(bad)).is_err(),
-            "{bad}"
-        );
+        assert!(Sources::parse(&xml(bad)).is_err(), "{bad}");
     }
 }
 
@@ -927,17 +903,17 @@ fn hostile_sizes_bounded() {
         "<conference-modified xmlns='jitsi:colibri2'>{}</conference-modified>",
         many(MAX_ENTITIES + 1, "<endpoint id='a'/>")
     );
-    assert!(ConferenceModified::parse(&crate::ext::test_support::xml(&endpoints)).is_err());
+    assert!(ConferenceModified::parse(&xml(&endpoints)).is_err());
     let capabilities = format!(
         "<endpoint xmlns='jitsi:colibri2' id='a'>{}</endpoint>",
         many(MAX_CAPABILITIES + 1, "<capability name='x'/>")
     );
-    assert!(Endpoint::parse(&crate::ext::test_support::xml(&capabilities)).is_err());
+    assert!(Endpoint::parse(&xml(&capabilities)).is_err());
     let unknown = format!(
         "<endpoint xmlns='jitsi:colibri2' id='a'>{}</endpoint>",
         many(MAX_OTHER * 3, "<x xmlns='urn:other'/>")
     );
-    let ep = Endpoint::parse(&crate::ext::test_support::xml(&unknown)).expect("unknown ignored");
+    let ep = Endpoint::parse(&xml(&unknown)).expect("unknown ignored");
     assert_eq!(ep.other.len(), MAX_OTHER);
 }
 
@@ -1049,49 +1025,64 @@ const ATTRS: &[&str] = &[
     "ice-generation",
 ];
 
+/// Values that mean something to the COLIBRI2 parsers (three times in
+/// four), and arbitrary ones.
 fn arb_value() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => prop::sample::select(vec![
-            "", "true", "TRUE", "false", "audio", "video", "data", "0", "1", "5000", "70000", "-1",
-            "client", "server", "Client", "visitor", "moderator", "conference_not_found",
-            "unknown_endpoint", "graceful_shutdown", "SIM", "FID", "FEC-FR", "camera", "desktop",
-            "wss://x/y", "http://x", "mediajson", "transcriber", "result", "error", "set",
-            "actpass", "active", "host", "udp", "4294967295", "4294967296", "source-names", "a b",
-        ])
-        .prop_map(str::to_owned),
-        1 => any::<String>(),
-    ]
+    known_or_any(
+        &[
+            "",
+            "true",
+            "TRUE",
+            "false",
+            "audio",
+            "video",
+            "data",
+            "0",
+            "1",
+            "5000",
+            "70000",
+            "-1",
+            "client",
+            "server",
+            "Client",
+            "visitor",
+            "moderator",
+            "conference_not_found",
+            "unknown_endpoint",
+            "graceful_shutdown",
+            "SIM",
+            "FID",
+            "FEC-FR",
+            "camera",
+            "desktop",
+            "wss://x/y",
+            "http://x",
+            "mediajson",
+            "transcriber",
+            "result",
+            "error",
+            "set",
+            "actpass",
+            "active",
+            "host",
+            "udp",
+            "4294967295",
+            "4294967296",
+            "source-names",
+            "a b",
+        ],
+        3,
+    )
 }
 
-fn arb_leaf() -> impl Strategy<Value = Element> {
-    (
-        prop::sample::select(NAMES),
-        prop::sample::select(NAMESPACES),
-        prop::collection::vec((prop::sample::select(ATTRS), arb_value()), 0..5),
-        prop::option::of(arb_value()),
-    )
-        .prop_map(|(name, ns, attrs, text)| {
-            let mut el = Element::builder(name, ns);
-            for (attr, value) in attrs {
-                el = el.attr(crate::xml::ncname(attr), value);
-            }
-            if let Some(text) = text {
-                el = el.append(text);
-            }
-            el.build()
-        })
+/// COLIBRI2-ish elements without children.
+fn arb_leaf() -> BoxedStrategy<Element> {
+    arb_leaf_of(NAMES, NAMESPACES, ATTRS, 5, arb_value(), arb_value())
 }
 
 /// Arbitrary trees of COLIBRI2-ish elements.
 fn arb_tree() -> impl Strategy<Value = Element> {
-    arb_leaf().prop_recursive(5, 64, 6, |inner| {
-        (arb_leaf(), prop::collection::vec(inner, 0..6)).prop_map(|(mut el, children)| {
-            for child in children {
-                el.append_child(child);
-            }
-            el
-        })
-    })
+    arb_tree_of(arb_leaf(), 5, 64, 6)
 }
 
 /// Every element of the tree, the root first.
@@ -1156,7 +1147,7 @@ proptest! {
         mutations in prop::collection::vec((0usize..200, arb_mutation()), 1..6),
     ) {
         let stanzas = xml_all(ALL[file]);
-        let mut el = norm(&stanzas[stanza % stanzas.len()]);
+        let mut el = strip_blank_text(&stanzas[stanza % stanzas.len()]);
         for (target, mutation) in &mutations {
             let mut target = *target;
             mutate_at(&mut el, &mut target, mutation);

@@ -12,12 +12,12 @@ use rxml::AttrMap;
 
 use super::jitsi::{InitialLastN, NS_COLIBRI2};
 use super::transport::{NS_ICE_UDP, Transport};
-use super::util::{Attrs, check_len, set, set_opt, set_rest};
 use super::{
     MAX_CONTENT_CHILDREN, MAX_DESCRIPTION_OTHER, MAX_HDREXTS, MAX_PAYLOAD_TYPE_CHILDREN,
     MAX_PAYLOAD_TYPES, NS_JINGLE,
 };
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, append_all, check_len, set, set_opt, set_rest};
 
 /// XEP-0167 RTP description (also `payload-type`, `parameter`, `rtcp-mux`).
 pub const NS_RTP: &str = "urn:xmpp:jingle:apps:rtp:1";
@@ -181,9 +181,7 @@ impl Content {
         if let Some(transport) = &self.transport {
             el.append_child(transport.to_element());
         }
-        for other in &self.other {
-            el.append_child(other.clone());
-        }
+        append_all(&mut el, &self.other);
         el
     }
 }
@@ -217,6 +215,50 @@ impl Media {
             "application" => Self::Application,
             _ => return None,
         })
+    }
+}
+
+/// Reads `child` into the payload types, header extensions and
+/// `extmap-allow-mixed` that an RTP `<description/>` and a COLIBRI2
+/// `<media/>` both carry (at most [`MAX_PAYLOAD_TYPES`] and
+/// [`MAX_HDREXTS`]). `false` when `child` is none of these (or a repeated
+/// `extmap-allow-mixed`), for the caller to handle.
+pub(crate) fn read_rtp_child(
+    child: &Element,
+    payload_types: &mut Vec<PayloadType>,
+    hdrexts: &mut Vec<RtpHdrExt>,
+    extmap_allow_mixed: &mut bool,
+) -> Result<bool, ParseError> {
+    if child.is("payload-type", NS_RTP) {
+        check_len(payload_types.len(), MAX_PAYLOAD_TYPES, "payload-type")?;
+        payload_types.push(PayloadType::parse(child)?);
+    } else if child.is("rtp-hdrext", NS_RTP_HDREXT) {
+        check_len(hdrexts.len(), MAX_HDREXTS, "rtp-hdrext")?;
+        hdrexts.push(RtpHdrExt::parse(child)?);
+    } else if child.is("extmap-allow-mixed", NS_RTP_HDREXT) && !*extmap_allow_mixed {
+        *extmap_allow_mixed = true;
+    } else {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Appends payload types, header extensions and `extmap-allow-mixed` (when
+/// set) to `el`, in Jitsi's order.
+pub(crate) fn append_rtp_children(
+    el: &mut Element,
+    payload_types: &[PayloadType],
+    hdrexts: &[RtpHdrExt],
+    extmap_allow_mixed: bool,
+) {
+    for pt in payload_types {
+        el.append_child(pt.to_element());
+    }
+    for ext in hdrexts {
+        el.append_child(ext.to_element());
+    }
+    if extmap_allow_mixed {
+        el.append_child(Element::bare("extmap-allow-mixed", NS_RTP_HDREXT));
     }
 }
 
@@ -274,15 +316,15 @@ impl Description {
         d.maxptime = a.number("maxptime")?;
         d.extra_attrs = a.rest();
         for child in el.children() {
-            if child.is("payload-type", NS_RTP) {
-                check_len(d.payload_types.len(), MAX_PAYLOAD_TYPES, "payload-type")?;
-                d.payload_types.push(PayloadType::parse(child)?);
-            } else if child.is("rtp-hdrext", NS_RTP_HDREXT) {
-                check_len(d.hdrexts.len(), MAX_HDREXTS, "rtp-hdrext")?;
-                d.hdrexts.push(RtpHdrExt::parse(child)?);
-            } else if child.is("extmap-allow-mixed", NS_RTP_HDREXT) && !d.extmap_allow_mixed {
-                d.extmap_allow_mixed = true;
-            } else if child.is("rtcp-mux", NS_RTP) && !d.rtcp_mux {
+            if read_rtp_child(
+                child,
+                &mut d.payload_types,
+                &mut d.hdrexts,
+                &mut d.extmap_allow_mixed,
+            )? {
+                continue;
+            }
+            if child.is("rtcp-mux", NS_RTP) && !d.rtcp_mux {
                 d.rtcp_mux = true;
             } else {
                 check_len(d.other.len(), MAX_DESCRIPTION_OTHER, "description child")?;
@@ -300,21 +342,16 @@ impl Description {
         set_opt(&mut el, "ssrc", self.ssrc.as_ref());
         set_opt(&mut el, "maxptime", self.maxptime);
         set_rest(&mut el, &self.extra_attrs);
-        for pt in &self.payload_types {
-            el.append_child(pt.to_element());
-        }
-        for ext in &self.hdrexts {
-            el.append_child(ext.to_element());
-        }
-        if self.extmap_allow_mixed {
-            el.append_child(Element::bare("extmap-allow-mixed", NS_RTP_HDREXT));
-        }
+        append_rtp_children(
+            &mut el,
+            &self.payload_types,
+            &self.hdrexts,
+            self.extmap_allow_mixed,
+        );
         if self.rtcp_mux {
             el.append_child(Element::bare("rtcp-mux", NS_RTP));
         }
-        for other in &self.other {
-            el.append_child(other.clone());
-        }
+        append_all(&mut el, &self.other);
         el
     }
 
@@ -578,9 +615,7 @@ impl RtpHdrExt {
         set(&mut el, "uri", &self.uri);
         set_opt(&mut el, "senders", self.senders.map(Senders::as_str));
         set_rest(&mut el, &self.extra_attrs);
-        for child in &self.children {
-            el.append_child(child.clone());
-        }
+        append_all(&mut el, &self.children);
         el
     }
 }

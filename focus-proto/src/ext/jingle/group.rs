@@ -4,8 +4,8 @@
 use minidom::Element;
 
 use super::MAX_CONTENTS;
-use super::util::{Attrs, check_len, set};
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, check_len, set};
 
 /// XEP-0338 grouping framework.
 pub const NS_GROUPING: &str = "urn:xmpp:jingle:apps:grouping:0";

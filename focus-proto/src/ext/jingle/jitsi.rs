@@ -9,8 +9,8 @@
 use minidom::Element;
 use rxml::AttrMap;
 
-use super::util::{Attrs, bool_str, set, set_opt, set_rest};
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, bool_str, set, set_opt, set_rest};
 use crate::ext::conference_iq::NS_FOCUS;
 use crate::ext::presence::NS_JITMEET;
 

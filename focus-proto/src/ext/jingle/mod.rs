@@ -32,7 +32,6 @@ pub mod group;
 pub mod jitsi;
 pub mod offer;
 pub mod transport;
-mod util;
 
 #[cfg(test)]
 mod tests;
@@ -51,9 +50,9 @@ pub use offer::{ClientFeatures, OfferError, OfferExtensions, OfferOptions};
 pub use transport::{Candidate, CandidateType, Fingerprint, SctpMap, Setup, Transport, WebSocket};
 
 use super::ParseError;
+use crate::ext::attrs::{Attrs, append_all, check_len, set, set_opt, set_rest};
 use group::NS_GROUPING;
 use jitsi::{NS_OPENTELEMETRY, NS_START_MUTED};
-use util::{Attrs, check_len, set, set_opt, set_rest};
 
 /// XEP-0166 Jingle.
 pub const NS_JINGLE: &str = "urn:xmpp:jingle:1";
@@ -343,9 +342,7 @@ impl Reason {
             }
             el.append_child(t);
         }
-        for other in &self.other {
-            el.append_child(other.clone());
-        }
+        append_all(&mut el, &self.other);
         el
     }
 }
@@ -522,9 +519,7 @@ impl Jingle {
         if let Some(ice_state) = &self.ice_state {
             el.append_child(ice_state.to_element());
         }
-        for other in &self.other {
-            el.append_child(other.clone());
-        }
+        append_all(&mut el, &self.other);
         el
     }
 

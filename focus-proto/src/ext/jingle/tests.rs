@@ -1,4 +1,4 @@
-use minidom::{Element, Node};
+use minidom::Element;
 use proptest::prelude::*;
 
 use super::offer::{
@@ -7,7 +7,9 @@ use super::offer::{
 };
 use super::*;
 use crate::config::Config;
-use crate::ext::test_support::{arb_element, wire, xml, xml_all};
+use crate::ext::test_support::{
+    arb_element, arb_leaf_of, arb_tree_of, known_or_any, strip_blank_text, wire, xml, xml_all,
+};
 const SESSION_ACCEPT: &str = include_str!("testdata/session-accept.xml");
 const SESSION_ACCEPT_JSON: &str = include_str!("testdata/session-accept-json-offer.xml");
 const SESSION_ACCEPT_AUDIO_ONLY: &str = include_str!("testdata/session-accept-audio-only.xml");
@@ -25,26 +27,6 @@ const CAPTURES: [&str; 6] = [
     SESSION_TERMINATE,
     SOURCE_ADD,
 ];
-
-/// `el` without whitespace-only text nodes (pretty-printing), for
-/// comparing with what a writer produces.
-fn strip(el: &Element) -> Element {
-    let mut out = Element::bare(el.name(), el.ns());
-    for ((ns, name), value) in el.attrs().iter() {
-        out.attrs_mut()
-            .insert(ns.clone(), name.clone(), value.clone());
-    }
-    for node in el.nodes() {
-        match node {
-            Node::Element(child) => {
-                out.append_child(strip(child));
-            }
-            Node::Text(text) if !text.trim().is_empty() => out.append_text(text.clone()),
-            Node::Text(_) => {}
-        }
-    }
-    out
-}
 
 /// The stanzas of a capture file, without its comment header (XMPP
 /// streams carry no comments).
@@ -754,7 +736,7 @@ fn golden_default_offer() {
     let options = OfferOptions::for_client(&features);
     assert!(!options.remb, "REMB only without TCC");
     let jingle = build_offer(&Config::default(), &options);
-    let expected = strip(&xml(&golden_offer()));
+    let expected = strip_blank_text(&xml(&golden_offer()));
     let written = jingle.to_element();
     assert_eq!(written, expected, "\n{}", String::from(&written));
     round_trips(&jingle);
@@ -902,7 +884,7 @@ fn opus_red_variants() {
     config.codec.audio.opus.red.enabled = true;
     let red = build_offer(&config, &OfferOptions::default());
     let d = red.contents[0].description.as_ref().unwrap();
-    let expected = strip(&xml(
+    let expected = strip_blank_text(&xml(
         "<payload-type xmlns='urn:xmpp:jingle:apps:rtp:1' id='112' name='red' clockrate='48000' channels='2'>\
            <parameter value='111/111'/></payload-type>",
     ));
@@ -1024,7 +1006,7 @@ fn focus_terminate_and_transport_info() {
     let mut transport = bridge_transport();
     transport.ice_generation = Some(1);
     let j = Jingle::transport_info("s1", &transport);
-    let expected = strip(&xml(&format!(
+    let expected = strip_blank_text(&xml(&format!(
         "<jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s1'>\
            <content creator='initiator' name='audio'>{}</content></jingle>",
         offer_transport(false).replace(" pwd='", " ice-generation='1' pwd='")
@@ -1133,9 +1115,10 @@ const PROP_ATTRS: &[&str] = &[
     "ssrc",
 ];
 
+/// Values that mean something to the Jingle parsers, and arbitrary ones.
 fn prop_value() -> impl Strategy<Value = String> {
-    prop_oneof![
-        prop::sample::select(vec![
+    known_or_any(
+        &[
             "",
             "0",
             "1",
@@ -1170,40 +1153,22 @@ fn prop_value() -> impl Strategy<Value = String> {
             "a@b/c",
             "@",
             "data",
-        ])
-        .prop_map(str::to_owned),
-        any::<String>(),
-    ]
-}
-
-fn prop_leaf() -> impl Strategy<Value = Element> {
-    (
-        prop::sample::select(PROP_NAMES),
-        prop::sample::select(PROP_NAMESPACES),
-        prop::collection::vec((prop::sample::select(PROP_ATTRS), prop_value()), 0..6),
-        prop::option::of(any::<String>()),
+        ],
+        1,
     )
-        .prop_map(|(name, ns, attrs, text)| {
-            let mut el = Element::builder(name, ns);
-            for (attr, value) in attrs {
-                el = el.attr(crate::xml::ncname(attr), value);
-            }
-            if let Some(text) = text {
-                el = el.append(text);
-            }
-            el.build()
-        })
 }
 
+/// Jingle-ish element trees, with arbitrary text.
 fn prop_element() -> impl Strategy<Value = Element> {
-    prop_leaf().prop_recursive(5, 64, 8, |inner| {
-        (prop_leaf(), prop::collection::vec(inner, 0..8)).prop_map(|(mut el, children)| {
-            for child in children {
-                el.append_child(child);
-            }
-            el
-        })
-    })
+    let leaf = arb_leaf_of(
+        PROP_NAMES,
+        PROP_NAMESPACES,
+        PROP_ATTRS,
+        6,
+        prop_value(),
+        any::<String>(),
+    );
+    arb_tree_of(leaf, 5, 64, 8)
 }
 
 fn check_tree(el: &Element) {

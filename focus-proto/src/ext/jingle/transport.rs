@@ -11,9 +11,9 @@
 use minidom::Element;
 use rxml::AttrMap;
 
-use super::util::{Attrs, bool_str, check_len, set, set_opt, set_rest};
 use super::{MAX_CANDIDATES, MAX_TRANSPORT_CHILDREN};
 use crate::ext::ParseError;
+use crate::ext::attrs::{Attrs, append_all, bool_str, check_len, set, set_opt, set_rest};
 use crate::ext::brewery::NS_COLIBRI;
 
 /// XEP-0176 ICE-UDP transport.
@@ -109,9 +109,7 @@ impl Transport {
         if let Some(sctpmap) = &self.sctpmap {
             el.append_child(sctpmap.to_element());
         }
-        for other in &self.other {
-            el.append_child(other.clone());
-        }
+        append_all(&mut el, &self.other);
         for candidate in &self.candidates {
             el.append_child(candidate.to_element());
         }

@@ -1,12 +1,13 @@
-//! Small helpers shared by the Jingle types: attribute reading that keeps
-//! what it does not know, and element writing.
+//! Attribute and element helpers shared by the COLIBRI2 and Jingle types:
+//! attribute reading that keeps what it does not know, attribute writing,
+//! and the bounds on lists read from a peer.
 
 use std::str::FromStr;
 
 use minidom::Element;
 use rxml::{AttrMap, Namespace};
 
-use crate::ext::{ParseError, java_bool};
+use super::{ParseError, java_bool};
 use crate::xml::ncname;
 
 /// The attributes of one element, taken out one by one as they are read;
@@ -31,19 +32,24 @@ impl Attrs {
         self.take(name).ok_or(ParseError::MissingAttribute(name))
     }
 
+    /// Attribute `name` as Java's `Boolean.parseBoolean`, absent is false.
+    pub(super) fn flag(&mut self, name: &str) -> bool {
+        self.boolean(name).unwrap_or(false)
+    }
+
+    /// Attribute `name` read as Java's `Boolean.parseBoolean`; absent is `None`.
+    pub(super) fn boolean(&mut self, name: &str) -> Option<bool> {
+        self.take(name).map(|v| java_bool(&v))
+    }
+
     /// Attribute `name` as a number; absent or empty is `None`, anything
-    /// that does not parse is an error.
+    /// that does not parse (surrounding blanks included, as Java's
+    /// `parseInt`) is an error.
     pub(super) fn number<T: FromStr>(
         &mut self,
         name: &'static str,
     ) -> Result<Option<T>, ParseError> {
-        match self.take(name) {
-            None => Ok(None),
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| ParseError::invalid_attribute(name, &v)),
-        }
+        self.parsed(name, |v| v.parse().ok())
     }
 
     /// Attribute `name` as a number, which must be present.
@@ -54,12 +60,7 @@ impl Attrs {
         self.number(name)?.ok_or(ParseError::MissingAttribute(name))
     }
 
-    /// Attribute `name` read as Java's `Boolean.parseBoolean`; absent is `None`.
-    pub(super) fn boolean(&mut self, name: &str) -> Option<bool> {
-        self.take(name).map(|v| java_bool(&v))
-    }
-
-    /// Attribute `name` through `parse`, absent is `None`.
+    /// Attribute `name` through `parse`; absent is `None`.
     pub(super) fn parsed<T>(
         &mut self,
         name: &'static str,
@@ -91,6 +92,14 @@ pub(super) fn set_opt<T: ToString>(el: &mut Element, name: &'static str, value: 
     }
 }
 
+/// Sets `name='true'` when `value` is true (the Java builders omit a
+/// boolean equal to its default, false).
+pub(super) fn set_flag(el: &mut Element, name: &'static str, value: bool) {
+    if value {
+        set(el, name, "true");
+    }
+}
+
 /// `true` or `false`, as Java writes a boolean.
 pub(super) fn bool_str(value: bool) -> &'static str {
     if value { "true" } else { "false" }
@@ -106,7 +115,7 @@ pub(super) fn set_rest(el: &mut Element, rest: &AttrMap) {
     }
 }
 
-/// Fails once a list read from a peer would grow past `max`.
+/// Fails once a known list read from a peer would grow past `max`.
 pub(super) fn check_len(len: usize, max: usize, what: &'static str) -> Result<(), ParseError> {
     if len >= max {
         Err(ParseError::Invalid(format!(
@@ -114,5 +123,12 @@ pub(super) fn check_len(len: usize, max: usize, what: &'static str) -> Result<()
         )))
     } else {
         Ok(())
+    }
+}
+
+/// Appends a clone of every element of `children` to `el`.
+pub(super) fn append_all<'a>(el: &mut Element, children: impl IntoIterator<Item = &'a Element>) {
+    for child in children {
+        el.append_child(child.clone());
     }
 }
