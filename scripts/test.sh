@@ -4,8 +4,8 @@
 #
 #   formatting, clippy (warnings are errors), a build of every target, all
 #   tests (unit, property, fuzz-corpus replay, end to end against a real
-#   Prosody on both runtimes), a smoke run of the benchmark, and a build of
-#   the fuzz targets.
+#   Prosody on both runtimes), a smoke run of the benchmarks
+#   (BENCHMARKS.md), and a build of the fuzz targets.
 #
 # About 10-20 minutes on a 2-core machine from a cold cache.
 set -euo pipefail
@@ -39,6 +39,12 @@ section "benchmark smoke run"
 cargo bench -p focus-proto --bench stream_parse -- --quick
 cargo bench -p focus-proto --bench bridge_selection -- --quick
 cargo bench -p focus-tests --bench conference_requests -- --quick
+cargo bench -p focus-tests --bench media_joins -- --quick
+cargo bench -p focus-tests --bench media_memory -- --quick
+# Through Prosody (skipped with a message when it is not installed). The
+# smoke run uses the debug binaries built above (a release build would
+# cost minutes); the figures in BENCHMARKS.md come from a full release run.
+FOCUS_E2E_PROFILE=debug FOCUS_E2E_NO_BUILD=1 cargo bench -p focus-tests --bench media_latency -- --quick
 
 section "fuzz targets build"
 if [ -f fuzz/Cargo.toml ]; then

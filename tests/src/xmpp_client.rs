@@ -114,6 +114,7 @@ impl TestClient {
         resource: &str,
     ) -> io::Result<Self> {
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(Duration::from_millis(100)))?;
         let mut config = StreamConfig::new(domain, user, password, resource);
         config.ping_interval = Duration::ZERO;
@@ -168,6 +169,7 @@ impl TestClient {
     /// returns. No initial presence is sent.
     pub fn login_anonymous(port: u16, ca_pem: &Path, domain: &str) -> io::Result<Self> {
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_nodelay(true)?;
         tcp.set_read_timeout(Some(Duration::from_millis(100)))?;
         let mut client = TestClient {
             socket: Socket::Plain(tcp),

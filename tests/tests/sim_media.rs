@@ -399,3 +399,77 @@ fn ssrc_rewriting_clients_get_only_the_bridges_sources() {
     assert!(allocate_with_capability, "the bridge is told");
     sim.assert_no_errors();
 }
+
+/// A session-terminate from `p` for its current session, with its
+/// bridge-session `id` (its own by default) and `restart`.
+fn terminate_from(sim: &mut Sim, p: ParticipantId, id: Option<&str>, restart: bool) -> String {
+    let j = sim.participant(p).jingle();
+    let sid = j.sid.clone().unwrap_or_default();
+    let id = id
+        .map(str::to_owned)
+        .or_else(|| j.bridge_session.clone())
+        .unwrap_or_default();
+    let jingle = focus_tests::sim::xml(&format!(
+        "<jingle xmlns='urn:xmpp:jingle:1' action='session-terminate' sid='{sid}'>\
+           <reason><connectivity-error/><text>ICE FAILED</text></reason>\
+           <bridge-session xmlns='http://jitsi.org/protocol/focus' id='{id}' restart='{restart}'/>\
+         </jingle>"
+    ));
+    sim.send_jingle(p, jingle)
+}
+
+fn answer_of(sim: &Sim, p: ParticipantId, id: &str) -> (String, Option<String>, Option<String>) {
+    let a = sim
+        .participant(p)
+        .jingle_answer(id)
+        .unwrap_or_else(|| panic!("no answer to {id}"));
+    (a.kind.clone(), a.condition.clone(), a.text.clone())
+}
+
+#[test]
+fn restarts_are_rate_limited_and_foreign_bridge_sessions_refused() {
+    let (mut sim, _bridge) = sim_with_bridge(19);
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+
+    // A restart: ended, invited again.
+    let first = terminate_from(&mut sim, a, None, true);
+    assert!(sim.run_until(
+        |s| s.participant(a).jingle().offers == 2 && accepted(s, a),
+        secs(10)
+    ));
+    assert_eq!(answer_of(&sim, a, &first).0, "result");
+    // Another one right away: refused by the rate limit, no new offer.
+    let second = terminate_from(&mut sim, a, None, true);
+    sim.run_for(secs(2));
+    assert_eq!(
+        answer_of(&sim, a, &second),
+        (
+            "error".to_owned(),
+            Some("resource-constraint".to_owned()),
+            Some("rate-limited".to_owned())
+        )
+    );
+    assert_eq!(sim.participant(a).jingle().offers, 2);
+
+    // b names a bridge session that is not its own: refused, and its
+    // session is over all the same.
+    let wrong = terminate_from(&mut sim, b, Some("deadbeef"), false);
+    sim.run_for(secs(1));
+    assert_eq!(
+        answer_of(&sim, b, &wrong),
+        (
+            "error".to_owned(),
+            Some("item-not-found".to_owned()),
+            Some("deadbeef is not a currently active session".to_owned())
+        )
+    );
+    let again = terminate_from(&mut sim, b, None, false);
+    sim.run_for(secs(1));
+    assert_eq!(
+        answer_of(&sim, b, &again).2.as_deref(),
+        Some("session ended")
+    );
+    sim.assert_no_errors();
+}

@@ -60,6 +60,9 @@ use crate::xml::ncname;
 use crate::xmpp::iq::IqOutcome;
 use crate::xmpp::ns;
 
+/// Earlier session ids remembered per participant.
+const MAX_OLD_SIDS: usize = 4;
+
 /// Clients that take sources as compact JSON.
 const FEATURE_JSON_SOURCES: &str = "http://jitsi.org/json-encoded-sources";
 /// Clients that get their remote sources from the bridge.
@@ -102,10 +105,25 @@ pub struct ParticipantMedia {
     /// Invited again (bridge move, restart) rather than on joining: the
     /// room's start-muted policy no longer applies.
     pub reinvited: bool,
+    /// Earlier session ids (newest last, a few kept): late requests for
+    /// them get "no longer active" rather than "unknown".
+    old_sids: Vec<String>,
+    /// When its accepted restart requests came (for the rate limit).
+    restart_requests: Vec<Instant>,
     signaling: SourceSignaling,
 }
 
 impl ParticipantMedia {
+    /// The current session id becomes an old one.
+    fn retire_sid(&mut self) {
+        if let Some(old) = self.sid.take() {
+            if self.old_sids.len() >= MAX_OLD_SIDS {
+                self.old_sids.remove(0);
+            }
+            self.old_sids.push(old);
+        }
+    }
+
     fn new() -> Self {
         Self {
             state: SessionState::Discovering,
@@ -116,6 +134,8 @@ impl ParticipantMedia {
             ssrc_rewriting: false,
             options: OfferOptions::default(),
             reinvited: false,
+            old_sids: Vec::new(),
+            restart_requests: Vec::new(),
             signaling: SourceSignaling::new(ReceiverFilter::default()),
         }
     }
@@ -647,6 +667,7 @@ impl Conferences {
             add_sources_to_contents(&mut contents, &to_offer);
         }
         let sid = new_sid(ctx);
+        p.retire_sid();
         let initiator = ctx
             .client_jid
             .cloned()
@@ -703,15 +724,30 @@ impl Conferences {
         let room = from.to_bare();
         let nick = from.resource().as_str().to_owned();
         let sid = jingle.attr("sid").unwrap_or("");
-        let current = self
+        let participant = self
             .conferences
             .get(&room)
-            .and_then(|c| c.media.participants.get(&nick))
+            .and_then(|c| c.media.participants.get(&nick));
+        let current = participant
             .filter(|p| p.sid.as_deref() == Some(sid))
             .map(|p| p.state.clone());
         let Some(state) = current else {
-            debug!(from = %from, sid, "Jingle for an unknown session");
-            ctx.send(jingle_error(iq, Condition::BadRequest, None));
+            let replaced = participant.is_some_and(|p| p.old_sids.iter().any(|o| o == sid));
+            let answer = match (replaced, jingle.attr("action")) {
+                (true, Some("session-accept")) => {
+                    jingle_error(iq, Condition::Gone, Some("session has been replaced"))
+                }
+                (true, _) => jingle_error(
+                    iq,
+                    Condition::ItemNotFound,
+                    Some("jingle session no longer active"),
+                ),
+                (false, _) => {
+                    debug!(from = %from, sid, "Jingle for an unknown session");
+                    jingle_error(iq, Condition::BadRequest, None)
+                }
+            };
+            ctx.send(answer);
             return;
         };
         let Some(action) = jingle.attr("action") else {
@@ -799,16 +835,58 @@ impl Conferences {
                 "{} is not a currently active session",
                 claimed.as_deref().unwrap_or("null")
             );
+            // The Jingle session ends whatever; the endpoint stays.
+            if let Some(p) = self
+                .conferences
+                .get_mut(room)
+                .and_then(|c| c.media.participants.get_mut(nick))
+            {
+                p.state = SessionState::Ended;
+            }
             ctx.send(jingle_error(iq, Condition::ItemNotFound, Some(&text)));
             return;
         }
-        ctx.send(iq_result(iq, None));
-        info!(conference = %room, endpoint = nick, restart, "session terminated by the participant");
+        let limited = restart && !self.accept_restart(now, ctx, room, nick);
+        if limited {
+            ctx.send(jingle_error(
+                iq,
+                Condition::ResourceConstraint,
+                Some("rate-limited"),
+            ));
+        } else {
+            ctx.send(iq_result(iq, None));
+        }
+        info!(conference = %room, endpoint = nick, restart, limited, "session terminated by the participant");
         let sid = jingle.attr("sid").unwrap_or("").to_owned();
         self.terminate(now, ctx, room, nick, &sid, None);
-        if restart {
+        if restart && !limited {
             self.reinvite(now, ctx, room, nick);
         }
+    }
+
+    /// Whether a restart request from `nick` passes
+    /// `restart-request-rate-limits` (at least `min-interval` after the last
+    /// accepted one, at most `max-requests` per `interval`); counts it if so.
+    fn accept_restart(&mut self, now: Instant, ctx: &Ctx<'_>, room: &BareJid, nick: &str) -> bool {
+        let limits = &ctx.config.conference.restart_request_rate_limits;
+        let Some(p) = self
+            .conferences
+            .get_mut(room)
+            .and_then(|c| c.media.participants.get_mut(nick))
+        else {
+            return false;
+        };
+        p.restart_requests
+            .retain(|at| now.saturating_duration_since(*at) < limits.interval);
+        let too_soon = p
+            .restart_requests
+            .last()
+            .is_some_and(|at| now.saturating_duration_since(*at) < limits.min_interval);
+        if too_soon || p.restart_requests.len() >= limits.max_requests as usize {
+            return false;
+        }
+        p.restart_requests.push(now);
+        true
     }
 
     /// Moves `nick` (Jicofo's `RestartJingle`): its sources go (signaled to
@@ -848,8 +926,8 @@ impl Conferences {
             return;
         };
         p.state = SessionState::Allocating;
-        p.sid = None;
         p.reinvited = true;
+        p.retire_sid();
         self.allocate(now, ctx, room, nick);
     }
 

@@ -244,9 +244,17 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// `debug`, `release` or a custom profile's directory: where the running
-/// test executable lives (`<target>/<profile>/deps/<exe>`).
+/// `debug`, `release` or a custom profile's directory: `FOCUS_E2E_PROFILE`
+/// when set (a benchmark smoke run can use the debug binaries the tests
+/// built), else where the running test executable lives
+/// (`<target>/<profile>/deps/<exe>`).
 fn profile_dir_name() -> String {
+    if let Some(profile) = std::env::var("FOCUS_E2E_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        return profile;
+    }
     std::env::current_exe()
         .ok()
         .and_then(|exe| {

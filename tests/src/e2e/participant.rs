@@ -765,6 +765,236 @@ fn disco_info(node: Option<&str>) -> Element {
 }
 
 // ---------------------------------------------------------------------------
+// Participants of a deployment started elsewhere (the demo)
+
+/// Where participants connect when no [`Prosody`] value describes the
+/// server (a Prosody started by `scripts/demo.sh`, say).
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// The c2s port (STARTTLS) on 127.0.0.1.
+    pub xmpp_port: u16,
+    /// The PEM file of the CA that signed the server certificate.
+    pub ca_cert: std::path::PathBuf,
+    /// The anonymous login domain (`meet.jitsi`).
+    pub domain: String,
+    /// The focus's client proxy (`focus.meet.jitsi`).
+    pub focus_domain: String,
+    /// The `focusjid` the conference answers must carry; not checked when
+    /// `None`.
+    pub focus_jid: Option<String>,
+}
+
+impl Deployment {
+    /// The deployment of a test's `prosody`.
+    pub fn of(prosody: &Prosody) -> Self {
+        Self {
+            xmpp_port: prosody.xmpp_port(),
+            ca_cert: prosody.ca_cert(),
+            domain: prosody.domain().to_owned(),
+            focus_domain: prosody.focus_domain().to_owned(),
+            focus_jid: Some(prosody.focus_jid().to_owned()),
+        }
+    }
+}
+
+/// What a participant's join presence says of it besides lib-jitsi-meet's
+/// defaults of [`join`].
+#[derive(Debug, Clone, Default)]
+pub struct JoinExtras {
+    /// `<jitsi_participant_region>`: the region bridges are selected in.
+    pub region: Option<String>,
+    /// `<nick xmlns='http://jabber.org/protocol/nick'>`: the display name.
+    pub display_name: Option<String>,
+}
+
+/// [`request_conference`] against `deployment`, with every failure as an
+/// `Err` instead of a panic.
+pub fn try_request_conference(
+    deployment: &Deployment,
+    client: &mut TestClient,
+    room: &str,
+) -> Result<Element, String> {
+    let deadline = Instant::now() + REQUEST;
+    let mut backoff = Duration::from_secs(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let id = format!("{}-{attempt}:sendIQ", unique_digits());
+        let left = deadline.saturating_duration_since(Instant::now());
+        let request = conference_request(&deployment.focus_domain, room, &id);
+        let answer = client.iq(&request, left).map_err(|e| {
+            format!("conference request {attempt} for {room}: no answer within {REQUEST:?}: {e}")
+        })?;
+        if answer.attr("type") == Some("error") {
+            let (condition, text) = stanza_error(&answer).unwrap_or_default();
+            let proxy_not_ready = text == "The focus is not connected";
+            if proxy_not_ready && Instant::now() + Duration::from_millis(200) < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            return Err(format!(
+                "conference request {attempt} for {room} answered with error \
+                 {condition:?} {text:?}"
+            ));
+        }
+        if answer.attr("from") != Some(deployment.focus_domain.as_str()) {
+            return Err(format!(
+                "the conference answer does not come from {}: {}",
+                deployment.focus_domain,
+                String::from(&answer)
+            ));
+        }
+        let conference = answer
+            .get_child("conference", NS_FOCUS)
+            .ok_or_else(|| format!("answered without <conference>: {}", String::from(&answer)))?
+            .clone();
+        if let Some(focus_jid) = &deployment.focus_jid
+            && conference.attr("focusjid") != Some(focus_jid.as_str())
+        {
+            return Err(format!(
+                "focusjid is not {focus_jid}: {}",
+                String::from(&conference)
+            ));
+        }
+        match conference.attr("ready") {
+            Some("true") => return Ok(conference),
+            Some("false") if property(&conference, "live") == Some("false") => {
+                return Err(format!(
+                    "sent to the visitor queue: {}",
+                    String::from(&conference)
+                ));
+            }
+            Some("false") if Instant::now() + backoff < deadline => {
+                std::thread::sleep(backoff);
+                backoff *= 2;
+            }
+            _ => {
+                return Err(format!(
+                    "not ready after {attempt} requests: {}",
+                    String::from(&conference)
+                ));
+            }
+        }
+    }
+}
+
+/// [`join`] with `extras` in the presence, and `Err` (with the error
+/// presence or the timeout) instead of a panic.
+pub fn try_join_with(
+    client: &mut TestClient,
+    room: &str,
+    nick: &str,
+    extras: &JoinExtras,
+) -> Result<Joined, String> {
+    let mut presence = parse(&format!(
+        r#"<presence xmlns="jabber:client" to="{room}/{nick}">
+  <x xmlns="{NS_MUC}"/>
+  <stats-id>Samir-WWm</stats-id>
+  <c xmlns="http://jabber.org/protocol/caps" hash="sha-1" node="https://jitsi.org/jitsi-meet" ver="dtzK/3xhISaXUMVg59IpXxdvKyQ="/>
+  <SourceInfo>{{}}</SourceInfo>
+  <jitsi_participant_codecList>av1,vp9,vp8,h264</jitsi_participant_codecList>
+</presence>"#
+    ));
+    if let Some(region) = &extras.region {
+        presence.append_child(
+            Element::builder("jitsi_participant_region", NS_CLIENT)
+                .append(region.as_str())
+                .build(),
+        );
+    }
+    if let Some(name) = &extras.display_name {
+        presence.append_child(
+            Element::builder("nick", "http://jabber.org/protocol/nick")
+                .append(name.as_str())
+                .build(),
+        );
+    }
+    client
+        .send(&presence)
+        .map_err(|e| format!("sending the join presence: {e}"))?;
+    let me = format!("{room}/{nick}");
+    let own = client
+        .wait_for(STANZA, |el| {
+            el.name() == "presence"
+                && el.attr("from") == Some(me.as_str())
+                && (el.attr("type") == Some("error")
+                    || occupant(el, room).is_some_and(|o| o.is_self))
+        })
+        .map_err(|e| format!("no answer to the join of {me}: {e}"))?;
+    if own.attr("type") == Some("error") {
+        return Err(format!("the join was refused: {}", String::from(&own)));
+    }
+    let mut others: Vec<Occupant> = Vec::new();
+    for p in client.take_matching(|el| from_room(el, room)) {
+        if let Some(o) = occupant(&p, room).filter(|o| o.nick != nick) {
+            others.retain(|x| x.nick != o.nick);
+            if !o.unavailable {
+                others.push(o);
+            }
+        }
+    }
+    let me = occupant(&own, room).ok_or("own presence without an occupant")?;
+    Ok(Joined { others, me })
+}
+
+impl MediaParticipant {
+    /// [`MediaParticipant::join_as`] against `deployment`, with `extras` in
+    /// its join presence; `Err` instead of a panic when the login, the
+    /// conference request or the join fails.
+    pub fn try_join_at(
+        deployment: &Deployment,
+        room: &str,
+        nick: &str,
+        spec: MediaSpec,
+        extras: &JoinExtras,
+    ) -> Result<Self, String> {
+        let mut client = TestClient::login_anonymous(
+            deployment.xmpp_port,
+            &deployment.ca_cert,
+            &deployment.domain,
+        )
+        .map_err(|e| format!("{nick} cannot log in anonymously: {e}"))?;
+        try_request_conference(deployment, &mut client, room)
+            .map_err(|e| format!("{nick}: {e}"))?;
+        let joined = try_join_with(&mut client, room, nick, extras)
+            .map_err(|e| format!("{nick} cannot join {room}: {e}"))?;
+        let jid = client.jid().to_owned();
+        let mut rng = FocusRng::from_seed(seed_for(nick));
+        let jingle = JingleClient::new(nick, spec, &mut rng);
+        let shared = Arc::new(Mutex::new(MediaView {
+            own: jingle.own.clone(),
+            occupants: joined.others.iter().map(|o| o.nick.clone()).collect(),
+            ..MediaView::default()
+        }));
+        let (commands, inbox) = mpsc::channel();
+        let driver = Driver {
+            client,
+            jingle,
+            rng,
+            room: room.to_owned(),
+            nick: nick.to_owned(),
+            start: Instant::now(),
+            shared: Arc::clone(&shared),
+            disco_info: 0,
+            jingle_sets: 0,
+            occupants: joined.others.into_iter().map(|o| o.nick).collect(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("participant {nick}"))
+            .spawn(move || driver.run(&inbox))
+            .map_err(|e| format!("spawning the thread of {nick}: {e}"))?;
+        Ok(Self {
+            nick: nick.to_owned(),
+            room: room.to_owned(),
+            jid,
+            shared,
+            commands,
+            driver: Some(handle),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The bridge emulator's status
 
 /// What a `bridge-emulator` reports on its `status` command (a stderr line
