@@ -29,10 +29,18 @@
 #   C2S_REQUIRE_ENCRYPTION (true)   false: plain-TCP clients may log in
 #   C2S_RATE_LIMIT            e.g. 10kb/s (mod_limits; focus and jvb exempt)
 #   PROSODY_LOG_LEVEL (info)  debug logs every stanza to prosody.log
+#   PROSODY_NAGLE (true)      false: TCP_NODELAY on Prosody's sockets
+#                             (network_settings.nagle; Prosody's default
+#                             is Nagle on, which with delayed ACKs costs
+#                             ~40 ms when it sends several stanzas at once)
 #   PROSODY_BIN (prosody), PROSODYCTL_BIN (prosodyctl), START_TIMEOUT (20)
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+case "${PROSODY_NAGLE:-true}" in
+    true|false) ;;
+    *) echo "prosody/start.sh: PROSODY_NAGLE must be true or false" >&2; exit 1 ;;
+esac
 me="prosody/start.sh"
 
 die() { echo "$me: $*" >&2; exit 1; }
@@ -182,6 +190,7 @@ modules_disabled = { "s2s"; "offline"; "register" }
 allow_registration = false
 
 interfaces = { "127.0.0.1" }
+network_settings = { nagle = ${PROSODY_NAGLE:-true} }
 c2s_interfaces = { "127.0.0.1" }
 c2s_ports = { $xmpp_port }
 component_interfaces = { "127.0.0.1" }
