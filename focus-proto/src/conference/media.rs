@@ -1046,7 +1046,7 @@ impl Conferences {
         }
         let last_n = parsed.initial_last_n();
         self.update_bridge(now, ctx, room, nick, transport, true, last_n);
-        self.propagate(now, ctx, room, nick, &accepted, true);
+        self.propagate(now, ctx, room, nick, &accepted);
         self.flush_signaling(ctx, room, nick);
         ctx.send(iq_result(iq, None));
         ctx.event(ConferenceEvent::SessionAccepted {
@@ -1095,7 +1095,7 @@ impl Conferences {
         match conf.media.sources.try_to_add(nick, &sources) {
             Ok(accepted) => {
                 self.update_bridge(now, ctx, room, nick, None, true, None);
-                self.propagate(now, ctx, room, nick, &accepted, true);
+                self.propagate(now, ctx, room, nick, &accepted);
                 ctx.send(iq_result(iq, None));
             }
             Err(e) => ctx.send(bad_request(iq, &e)),
@@ -1125,7 +1125,7 @@ impl Conferences {
             Ok(removed) => {
                 if !removed.is_empty() {
                     self.update_bridge(now, ctx, room, nick, None, true, None);
-                    self.propagate(now, ctx, room, nick, &removed, false);
+                    self.propagate(now, ctx, room, nick, &removed);
                 }
                 ctx.send(iq_result(iq, None));
             }
@@ -1227,8 +1227,9 @@ impl Conferences {
         });
     }
 
-    /// Records `owner`'s added (or removed) sources for every other
-    /// participant and sends what is due.
+    /// `owner`'s sources changed (`set` added or removed): every other
+    /// participant is sent the difference, now or after the signaling
+    /// delay.
     fn propagate(
         &mut self,
         now: Instant,
@@ -1236,7 +1237,6 @@ impl Conferences {
         room: &BareJid,
         owner: &str,
         set: &EndpointSourceSet,
-        add: bool,
     ) {
         if set.is_empty() {
             return;
@@ -1244,7 +1244,9 @@ impl Conferences {
         let Some(conf) = self.conferences.get_mut(room) else {
             return;
         };
-        let change = ConferenceSourceMap::single(owner, set.clone());
+        // Each receiver's flush compares what it was sent with the
+        // conference as it is then: a change undone within the delay is
+        // never signaled.
         let others: Vec<String> = conf
             .media
             .participants
@@ -1252,15 +1254,6 @@ impl Conferences {
             .filter(|n| n.as_str() != owner)
             .cloned()
             .collect();
-        for other in &others {
-            if let Some(p) = conf.media.participants.get_mut(other) {
-                if add {
-                    p.signaling.add_sources(&change);
-                } else {
-                    p.signaling.remove_sources(&change);
-                }
-            }
-        }
         // `source-signaling-delays`: by the number of participants with
         // media, the largest configured size not above it.
         let size = conf
@@ -1291,13 +1284,20 @@ impl Conferences {
         let Some(p) = conf.media.participants.get_mut(nick) else {
             return;
         };
-        if p.state != SessionState::Active || !p.signaling.has_pending() {
+        if p.state != SessionState::Active {
             return;
         }
         let Some(sid) = p.sid.clone() else {
             return;
         };
-        let SourceDiff { to_remove, to_add } = p.signaling.update();
+        let desired = desired_for(&conf.media, nick);
+        let Some(p) = conf.media.participants.get_mut(nick) else {
+            return;
+        };
+        let SourceDiff { to_remove, to_add } = p.signaling.update_to(&desired);
+        if to_remove.is_empty() && to_add.is_empty() {
+            return;
+        }
         if p.ssrc_rewriting {
             // The bridge tells it who sends what.
             return;
@@ -1351,7 +1351,7 @@ impl Conferences {
         // participant.
         let removed = self.remove_participant_media(now, ctx, room, nick);
         if let Some(removed) = removed {
-            self.propagate(now, ctx, room, nick, &removed, false);
+            self.propagate(now, ctx, room, nick, &removed);
         }
         if let Some((condition, text)) = send
             && let Ok(occupant) = room.with_resource_str(nick)
@@ -1485,6 +1485,23 @@ impl Conferences {
             self.bridge_request(now, ctx, room, generation, &bridge, &request);
         }
     }
+}
+
+/// What `nick` should know now: every other participant's sources, and
+/// its bridge's own (`jvb`).
+fn desired_for(media: &ConferenceMedia, nick: &str) -> ConferenceSourceMap {
+    let mut desired = media.sources.map().clone();
+    desired.remove_owner(nick);
+    if let Some(feedback) = media
+        .participants
+        .get(nick)
+        .and_then(|p| p.bridge.as_ref())
+        .and_then(|b| media.bridges.get(b))
+        .map(|s| &s.feedback)
+    {
+        desired.add(JVB_OWNER, feedback);
+    }
+    desired
 }
 
 /// Jicofo's start-muted rule for `nick`'s offer (moderation.md section 3):

@@ -276,13 +276,25 @@ impl SourceSignaling {
         out
     }
 
+    /// What to send to bring the receiver to `desired` (unfiltered; the
+    /// caller computes it from the conference at the time of sending, so
+    /// nothing per receiver but what it was sent is kept): the filtered
+    /// difference, and the filtered `desired` becomes the signaled set.
+    pub fn update_to(&mut self, desired: &ConferenceSourceMap) -> SourceDiff {
+        let desired = self.filter.filter(desired);
+        let out = diff(&self.filter.filter(&self.signaled), &desired);
+        self.signaled = desired;
+        out
+    }
+
     /// A new session (session-initiate, transport-replace) carries `sources`
     /// (unfiltered): both sets become them; returns what the offer carries
     /// (filtered).
     pub fn reset(&mut self, sources: &ConferenceSourceMap) -> ConferenceSourceMap {
-        self.signaled = sources.clone();
+        let offered = self.filter.filter(sources);
+        self.signaled = offered.clone();
         self.desired = sources.clone();
-        self.filter.filter(sources)
+        offered
     }
 
     /// Other endpoints' sources that the receiver learned are gone some
