@@ -473,3 +473,27 @@ fn restarts_are_rate_limited_and_foreign_bridge_sessions_refused() {
     );
     sim.assert_no_errors();
 }
+
+#[test]
+fn the_focus_publishes_the_bridge_count() {
+    let (mut sim, _bridge) = sim_with_bridge(20);
+    let a = sim.add_participant(ParticipantSpec::new(ROOM));
+    let b = sim.add_participant(ParticipantSpec::new(ROOM));
+    assert!(sim.run_until(|s| accepted(s, a) && accepted(s, b), secs(10)));
+    let bridge_count = |sim: &Sim| {
+        sim.participant(a)
+            .focus_presence()
+            .and_then(|p| p.get_child("conference-properties", "http://jitsi.org/protocol/focus"))
+            .and_then(|props| {
+                props
+                    .children()
+                    .find(|c| c.attr("key") == Some("bridge-count"))
+                    .and_then(|c| c.attr("value").map(str::to_owned))
+            })
+    };
+    assert_eq!(bridge_count(&sim).as_deref(), Some("1"));
+    sim.leave(b);
+    sim.run_for(secs(2));
+    assert_eq!(bridge_count(&sim).as_deref(), Some("1"), "a is still on it");
+    sim.assert_no_errors();
+}

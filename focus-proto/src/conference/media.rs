@@ -291,6 +291,22 @@ fn new_sid(ctx: &mut Ctx<'_>) -> String {
 }
 
 impl Conferences {
+    /// Publishes the conference's bridge count in the focus's presence
+    /// (`bridge-count` conference property) when it changed.
+    fn sync_bridge_count(&mut self, ctx: &mut Ctx<'_>, room: &BareJid) {
+        let Some(count) = self.conferences.get(room).map(|c| c.media.bridges.len()) else {
+            return;
+        };
+        self.update_focus_presence(ctx, room, |p| {
+            let value = count.to_string();
+            match p.properties.iter_mut().find(|(k, _)| k == "bridge-count") {
+                Some((_, v)) => *v = value,
+                None if count > 0 => p.properties.push(("bridge-count".to_owned(), value)),
+                None => {}
+            }
+        });
+    }
+
     /// Invites every member that has no media yet (media just became
     /// ready, or a bridge appeared).
     pub(crate) fn invite_all(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid) {
@@ -558,6 +574,7 @@ impl Conferences {
         self.send_to_bridge(now, ctx, &bridge, context, &request);
         if first {
             self.connect_bridge(now, ctx, room, &bridge);
+            self.sync_bridge_count(ctx, room);
         } else {
             self.mirror_endpoint(now, ctx, room, &bridge, nick, true);
         }
@@ -605,6 +622,7 @@ impl Conferences {
                     p.state = SessionState::Failed;
                     p.bridge = None;
                 }
+                self.sync_bridge_count(ctx, room);
                 return;
             }
         };
@@ -996,6 +1014,7 @@ impl Conferences {
                 self.restart_participant(now, ctx, &room, nick);
             }
             self.stats_mut().bridges_removed += 1;
+            self.sync_bridge_count(ctx, &room);
         }
     }
 
@@ -1438,6 +1457,7 @@ impl Conferences {
             if let Some(request) = request {
                 self.bridge_request(now, ctx, room, generation, &bridge, &request);
             }
+            self.sync_bridge_count(ctx, room);
         }
         removed
     }
