@@ -1,7 +1,8 @@
 //! Stream parsing throughput: the focus's incremental, bounded reader next to
 //! a plain minidom parse of the same bytes.
 //!
-//! `cargo bench -p focus-proto --bench stream_parse` prints MB/s for both.
+//! `cargo bench -p focus-proto --bench stream_parse` prints MB/s for both,
+//! and for rxml's events alone (the tokenizer under both, nothing built).
 //! The stream is a realistic mix of what a focus receives: presences with
 //! Jitsi's extensions, Jingle session-accepts with sources, COLIBRI-sized
 //! IQs and short messages.
@@ -128,6 +129,20 @@ fn main() {
             },
         );
     }
+    // The tokenizer under every parser of the stack (minidom, xmpp-parsers,
+    // xso, our StreamReader): its events counted, nothing built.
+    measure("rxml events only, no tree", bytes, min_time, || {
+        use rxml::Parse;
+        let mut parser = rxml::Parser::default();
+        let mut data = stream.as_bytes();
+        let mut n = 0usize;
+        while let Ok(Some(ev)) = parser.parse(&mut data, true) {
+            n += 1;
+            black_box(ev);
+        }
+        assert!(data.is_empty(), "rxml stopped early");
+        n
+    });
     measure(
         "minidom::Element parse of the whole stream",
         bytes,

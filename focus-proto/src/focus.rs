@@ -562,7 +562,7 @@ impl Focus {
             return;
         }
         if let Some((FocusIq::HealthPing, outcome)) = ours {
-            if let IqOutcome::Error(e) = &outcome {
+            if let IqOutcome::Error { error: e, .. } = &outcome {
                 debug!(
                     condition = e.condition.as_str(),
                     "health ping answered with an error"

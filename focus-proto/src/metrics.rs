@@ -178,6 +178,36 @@ impl Sample {
                 "Bridges removed from a conference after a failure.",
                 Counter(counters.bridges_removed),
             ),
+            Sample::new(
+                "participants_ice_failed",
+                "Participants that reported an ICE failure.",
+                Counter(counters.participants_ice_failed),
+            ),
+            Sample::new(
+                "participants_restart_requested",
+                "Session restarts participants asked for with session-terminate.",
+                Counter(counters.participants_restart_requested),
+            ),
+            Sample::new(
+                "ice_restarts_requested",
+                "In-place ICE restarts requested by participants.",
+                Counter(counters.ice_restarts_requested),
+            ),
+            Sample::new(
+                "ice_restarts_relayed",
+                "In-place ICE restarts whose new bridge transport was signaled to the participant.",
+                Counter(counters.ice_restarts_relayed),
+            ),
+            Sample::new(
+                "ice_restarts_not_needed",
+                "In-place ICE restarts for which the bridge kept its transport.",
+                Counter(counters.ice_restarts_not_needed),
+            ),
+            Sample::new(
+                "ice_restarts_failed",
+                "In-place ICE restarts refused or not completed.",
+                Counter(counters.ice_restarts_failed),
+            ),
         ];
         // Jingle counters appear with the first stanza of their action,
         // as Jicofo registers them lazily.

@@ -112,6 +112,10 @@ fn stats(focus: &Focus, now: Instant) -> HttpResponse {
             "participants_moved": counters.participants_moved,
             "bridges_removed": counters.bridges_removed,
         },
+        "participant_notifications": {
+            "ice_failed": counters.participants_ice_failed,
+            "request_restart": counters.participants_restart_requested,
+        },
         "jingle": {
             "sent": focus.conferences().jingle_stats().sent,
             "received": focus.conferences().jingle_stats().received,

@@ -21,6 +21,9 @@
 //!   ratio core time / floor time.
 //!
 //! `-- --quick` runs 50 conferences instead of 500 (the CI smoke run).
+//! `-- --replay-only N` captures once, then only replays the focus's inputs
+//! N times and prints the time of each: a target for a profiler
+//! (`perf record -g target/release/deps/media_joins-* --replay-only 20`).
 #![allow(clippy::disallowed_methods)] // a benchmark reads the clock
 
 use std::collections::BTreeMap;
@@ -311,6 +314,13 @@ fn per_join_breakdown(c: &Capture) {
     }
 }
 
+/// The N of `--replay-only N`.
+fn replay_only() -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == "--replay-only")?;
+    Some(args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(10))
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let rooms = if quick { 50 } else { 500 };
@@ -321,7 +331,13 @@ fn main() {
 
     // The whole simulated deployment, trace off.
     let mut best_sim = Duration::MAX;
-    for _ in 0..if quick { 1 } else { 3 } {
+    for _ in 0..if replay_only().is_some() {
+        0
+    } else if quick {
+        1
+    } else {
+        3
+    } {
         let (mut sim, _) = ready_sim(false);
         let (ids, took) = join_all(&mut sim, rooms);
         check_joined(&sim, &ids);
@@ -331,6 +347,16 @@ fn main() {
     // The focus alone, and the floor.
     let c = capture(rooms);
     verify(&c);
+    if let Some(n) = replay_only() {
+        for _ in 0..n {
+            let took = time_replay(&c);
+            println!(
+                "  replay: {:.1} µs per join",
+                took.as_secs_f64() * 1e6 / joins as f64
+            );
+        }
+        return;
+    }
     let rounds = if quick { 2 } else { 5 };
     let core = (0..rounds)
         .map(|_| time_replay(&c))

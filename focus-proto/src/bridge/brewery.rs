@@ -392,7 +392,7 @@ impl Brewery {
                 );
                 ctx.event(BridgeEvent::BreweryJoined);
             }
-            (BreweryIq::OwnerForm | BreweryIq::SubmitForm, IqOutcome::Error(e)) => {
+            (BreweryIq::OwnerForm | BreweryIq::SubmitForm, IqOutcome::Error { error: e, .. }) => {
                 let why = format!("room configuration refused: {}", e.condition.as_str());
                 self.join_failed(now, ctx, &why);
             }
@@ -503,7 +503,7 @@ impl Brewery {
                 Verdict::TimedOut
             }
             IqOutcome::Result(_) => Verdict::Passed,
-            IqOutcome::Error(e) => match HealthCheckOutcome::from_error(e) {
+            IqOutcome::Error { error: e, .. } => match HealthCheckOutcome::from_error(e) {
                 HealthCheckOutcome::Failed(e) => {
                     warn!(
                         bridge = %bridge,

@@ -100,6 +100,22 @@ pub struct ConferenceStats {
     /// Bridges removed from a conference after a failure
     /// (`bridges_removed`).
     pub bridges_removed: u64,
+    /// ICE failures reported by participants (`participants_ice_failed`).
+    pub participants_ice_failed: u64,
+    /// Session restarts asked for with session-terminate
+    /// (`participants_restart_requested`).
+    pub participants_restart_requested: u64,
+    /// In-place ICE restarts asked for (`ice_restarts_requested`).
+    pub ice_restarts_requested: u64,
+    /// In-place ICE restarts whose new bridge transport went to the
+    /// participant (`ice_restarts_relayed`).
+    pub ice_restarts_relayed: u64,
+    /// In-place ICE restarts where the bridge kept its transport
+    /// (`ice_restarts_not_needed`).
+    pub ice_restarts_not_needed: u64,
+    /// In-place ICE restarts refused or not completed
+    /// (`ice_restarts_failed`).
+    pub ice_restarts_failed: u64,
 }
 
 /// What the core lends the conference code for one call.
@@ -857,7 +873,10 @@ impl Conferences {
                     self.on_joined(now, ctx, &room);
                 }
             }
-            (MucIq::OwnerForm { .. } | MucIq::SubmitForm { .. }, IqOutcome::Error(e)) => {
+            (
+                MucIq::OwnerForm { .. } | MucIq::SubmitForm { .. },
+                IqOutcome::Error { error: e, .. },
+            ) => {
                 let why = format!("room configuration refused: {}", e.condition.as_str());
                 self.stop(now, ctx, &room, EndReason::JoinFailed(why), true);
             }

@@ -39,7 +39,7 @@ use crate::bridge::brewery::bridge_connection;
 use crate::bridge::{BridgeSelector, ConferenceBridge, ParticipantProperties};
 use crate::ext::colibri2::{
     AllocationFailure, Answer, BridgeMark, ConferenceModify, Media as ColibriMedia,
-    ParticipantInfo, allocation_outcome,
+    ParticipantInfo, RequestFailure, allocation_outcome, request_outcome,
 };
 use crate::ext::error::{Condition, IqKind, StanzaError, iq_error, iq_request, iq_result};
 use crate::ext::jingle::offer::{
@@ -110,6 +110,12 @@ pub struct ParticipantMedia {
     old_sids: Vec<String>,
     /// When its accepted restart requests came (for the rate limit).
     restart_requests: Vec<Instant>,
+    /// When its accepted in-place ICE restart requests came (a budget of
+    /// their own).
+    ice_restart_requests: Vec<Instant>,
+    /// The `ice-generation` of the bridge transport last relayed to it
+    /// after an in-place ICE restart (of its current endpoint).
+    last_relayed_ice_generation: Option<u32>,
     signaling: SourceSignaling,
 }
 
@@ -136,6 +142,8 @@ impl ParticipantMedia {
             reinvited: false,
             old_sids: Vec::new(),
             restart_requests: Vec::new(),
+            ice_restart_requests: Vec::new(),
+            last_relayed_ice_generation: None,
             signaling: SourceSignaling::new(ReceiverFilter::default()),
         }
     }
@@ -156,6 +164,15 @@ pub struct BridgeSession {
     /// Creation order within the conference (the older session initiates
     /// a relay).
     pub(crate) created_seq: u64,
+}
+
+/// Which restart-request budget a request draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RestartKind {
+    /// session-terminate with `restart='true'`.
+    Full,
+    /// session-info with `ice-restart='true'`.
+    IceInPlace,
 }
 
 /// Media state of one conference.
@@ -210,11 +227,23 @@ pub(crate) enum MediaIq {
         nick: String,
         sid: String,
     },
-    /// A fire-and-forget bridge request.
+    /// A fire-and-forget bridge request, sent while the conference's
+    /// session on the bridge was `session` (`None`: none, as for the
+    /// expire of a removed session).
     Bridge {
         room: BareJid,
         generation: u64,
         bridge: FullJid,
+        session: Option<String>,
+    },
+    /// An in-place ICE restart of `nick`'s endpoint, asked while its
+    /// bridge session was `session`.
+    IceRestart {
+        room: BareJid,
+        generation: u64,
+        nick: String,
+        bridge: FullJid,
+        session: Option<String>,
     },
     /// A relay creation on `bridge` towards `remote`.
     RelayCreate {
@@ -232,6 +261,7 @@ impl MediaIq {
             | Self::Allocate { room, .. }
             | Self::Offer { room, .. }
             | Self::Bridge { room, .. }
+            | Self::IceRestart { room, .. }
             | Self::RelayCreate { room, .. } => room,
         }
     }
@@ -242,6 +272,7 @@ impl MediaIq {
             | Self::Allocate { generation, .. }
             | Self::Offer { generation, .. }
             | Self::Bridge { generation, .. }
+            | Self::IceRestart { generation, .. }
             | Self::RelayCreate { generation, .. } => *generation,
         }
     }
@@ -256,15 +287,15 @@ fn jingle_error(iq: &Element, condition: Condition, text: Option<&str>) -> Eleme
     iq_error(iq, &error, None)
 }
 
-/// A bridge's answer as COLIBRI2 reads it; `None` for a timeout.
+/// A bridge's answer as COLIBRI2 reads it (an error with its COLIBRI2
+/// reason and endpoint id); `None` for a timeout.
 pub(super) fn colibri_answer(outcome: IqOutcome) -> Option<Answer> {
     match outcome {
-        IqOutcome::Result(iq) => Answer::parse(&iq).ok(),
-        IqOutcome::Error(e) => Some(Answer::Error(crate::ext::colibri2::BridgeError::new(
-            e.condition,
-            e.text.as_deref(),
-            None,
-        ))),
+        // A result that does not read counts as one of the wrong type.
+        IqOutcome::Result(iq) => Some(Answer::parse(&iq).unwrap_or(Answer::WrongResult)),
+        IqOutcome::Error { iq, .. } => Some(Answer::Error(
+            crate::ext::colibri2::BridgeError::from_iq(&iq),
+        )),
         IqOutcome::Timeout => None,
     }
 }
@@ -400,7 +431,7 @@ impl Conferences {
             MediaIq::Offer {
                 room, nick, sid, ..
             } => {
-                if let IqOutcome::Error(e) = outcome {
+                if let IqOutcome::Error { error: e, .. } = outcome {
                     warn!(conference = %room, endpoint = %nick, condition = e.condition.as_str(), "session-initiate refused");
                     let reason = (ReasonCondition::GeneralError, "jingle session failed");
                     self.terminate(now, ctx, &room, &nick, &sid, Some(reason));
@@ -412,11 +443,21 @@ impl Conferences {
                 remote,
                 ..
             } => self.on_relay_created(now, ctx, &room, &bridge, &remote, outcome),
-            MediaIq::Bridge { room, bridge, .. } => {
-                if let IqOutcome::Error(e) = outcome {
-                    warn!(conference = %room, bridge = %bridge, condition = e.condition.as_str(), "bridge refused an update");
-                }
+            MediaIq::IceRestart {
+                room,
+                nick,
+                bridge,
+                session,
+                ..
+            } => {
+                self.on_ice_restarted(now, ctx, &room, &nick, &bridge, session.as_deref(), outcome)
             }
+            MediaIq::Bridge {
+                room,
+                bridge,
+                session,
+                ..
+            } => self.on_bridge_answer(now, ctx, &room, &bridge, session.as_deref(), outcome),
         }
     }
 
@@ -806,7 +847,8 @@ impl Conferences {
                     )),
                 }
             }
-            Some(Action::SessionInfo | Action::TransportAccept | Action::TransportReject) => {
+            Some(Action::SessionInfo) => self.on_session_info(now, ctx, &room, &nick, iq, jingle),
+            Some(Action::TransportAccept | Action::TransportReject) => {
                 ctx.send(iq_result(iq, None));
             }
             _ => ctx.send(jingle_error(
@@ -838,17 +880,16 @@ impl Conferences {
             .as_ref()
             .and_then(|j| j.bridge_session.as_ref())
             .is_some_and(|b| b.restart == Some(true));
-        let Some(conf) = self.conferences.get(room) else {
+        if !self.conferences.contains_key(room) {
             return;
-        };
-        let current = conf
-            .media
-            .participants
-            .get(nick)
-            .and_then(|p| p.bridge.as_ref())
-            .and_then(|b| conf.media.bridges.get(b))
-            .map(|s| s.id.clone());
-        if claimed != current {
+        }
+        if restart {
+            self.stats_mut().participants_restart_requested += 1;
+        }
+        // Jicofo checks the rate limit first: a request for a stale
+        // session uses up budget too.
+        let limited = restart && !self.accept_restart(now, ctx, room, nick, RestartKind::Full);
+        if claimed != self.current_bridge_session(room, nick) {
             let text = format!(
                 "{} is not a currently active session",
                 claimed.as_deref().unwrap_or("null")
@@ -864,7 +905,6 @@ impl Conferences {
             ctx.send(jingle_error(iq, Condition::ItemNotFound, Some(&text)));
             return;
         }
-        let limited = restart && !self.accept_restart(now, ctx, room, nick);
         if limited {
             ctx.send(jingle_error(
                 iq,
@@ -882,10 +922,18 @@ impl Conferences {
         }
     }
 
-    /// Whether a restart request from `nick` passes
+    /// Whether a restart request of `kind` from `nick` passes
     /// `restart-request-rate-limits` (at least `min-interval` after the last
-    /// accepted one, at most `max-requests` per `interval`); counts it if so.
-    fn accept_restart(&mut self, now: Instant, ctx: &Ctx<'_>, room: &BareJid, nick: &str) -> bool {
+    /// accepted one, at most `max-requests` per `interval`; each kind has
+    /// its own budget); counts it if so.
+    fn accept_restart(
+        &mut self,
+        now: Instant,
+        ctx: &Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        kind: RestartKind,
+    ) -> bool {
         let limits = &ctx.config.conference.restart_request_rate_limits;
         let Some(p) = self
             .conferences
@@ -894,17 +942,217 @@ impl Conferences {
         else {
             return false;
         };
-        p.restart_requests
-            .retain(|at| now.saturating_duration_since(*at) < limits.interval);
-        let too_soon = p
-            .restart_requests
+        let accepted = match kind {
+            RestartKind::Full => &mut p.restart_requests,
+            RestartKind::IceInPlace => &mut p.ice_restart_requests,
+        };
+        accepted.retain(|at| now.saturating_duration_since(*at) < limits.interval);
+        let too_soon = accepted
             .last()
             .is_some_and(|at| now.saturating_duration_since(*at) < limits.min_interval);
-        if too_soon || p.restart_requests.len() >= limits.max_requests as usize {
+        if too_soon || accepted.len() >= limits.max_requests as usize {
             return false;
         }
-        p.restart_requests.push(now);
+        accepted.push(now);
         true
+    }
+
+    /// The id of `nick`'s current bridge session (`bridge-session id` in
+    /// its offer), if it has an endpoint.
+    fn current_bridge_session(&self, room: &BareJid, nick: &str) -> Option<String> {
+        let conf = self.conferences.get(room)?;
+        let bridge = conf.media.participants.get(nick)?.bridge.as_ref()?;
+        conf.media.bridges.get(bridge).map(|s| s.id.clone())
+    }
+
+    /// session-info from the participant (jingle.md section 8): an
+    /// in-place ICE restart request, or the legacy ICE-failed notice,
+    /// which moves the participant when it names its current bridge
+    /// session. Anything else is answered `result` and ignored.
+    fn on_session_info(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        iq: &Element,
+        jingle: &Element,
+    ) {
+        let parsed = match Jingle::parse(jingle) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                ctx.send(bad_request(iq, &e));
+                return;
+            }
+        };
+        let claimed = parsed.bridge_session.as_ref().and_then(|b| b.id.clone());
+        if parsed
+            .bridge_session
+            .as_ref()
+            .is_some_and(|b| b.ice_restart_requested())
+        {
+            self.on_ice_restart_request(now, ctx, room, nick, iq, claimed);
+            return;
+        }
+        ctx.send(iq_result(iq, None));
+        if !parsed.ice_state.as_ref().is_some_and(|s| s.is_failed()) {
+            debug!(conference = %room, endpoint = nick, "session-info without an ICE failure: ignored");
+            return;
+        }
+        self.stats_mut().participants_ice_failed += 1;
+        if claimed != self.current_bridge_session(room, nick) {
+            info!(conference = %room, endpoint = nick, bridge_session = ?claimed, "ICE failure for another bridge session: ignored");
+            return;
+        }
+        info!(conference = %room, endpoint = nick, "ICE failed: inviting the participant again");
+        self.restart_participant(now, ctx, room, nick);
+    }
+
+    /// An in-place ICE restart request: refused when disabled, rate-limited
+    /// or for another bridge session; otherwise accepted and the bridge is
+    /// asked for a new ICE agent (its answer goes on in
+    /// [`Self::on_ice_restarted`]).
+    fn on_ice_restart_request(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        iq: &Element,
+        claimed: Option<String>,
+    ) {
+        self.stats_mut().ice_restarts_requested += 1;
+        let refusal = if !ctx.config.conference.enable_ice_restart {
+            Some((
+                Condition::FeatureNotImplemented,
+                "in-place ICE restart is disabled".to_owned(),
+            ))
+        } else if !self.accept_restart(now, ctx, room, nick, RestartKind::IceInPlace) {
+            Some((Condition::ResourceConstraint, "rate-limited".to_owned()))
+        } else if claimed != self.current_bridge_session(room, nick) {
+            let id = claimed.as_deref().unwrap_or("null");
+            Some((
+                Condition::ItemNotFound,
+                format!("{id} is not a currently active session"),
+            ))
+        } else {
+            None
+        };
+        if let Some((condition, text)) = refusal {
+            info!(conference = %room, endpoint = nick, %text, "ICE restart refused");
+            self.stats_mut().ice_restarts_failed += 1;
+            ctx.send(jingle_error(iq, condition, Some(&text)));
+            return;
+        }
+        ctx.send(iq_result(iq, None));
+        let Some(conf) = self.conferences.get(room) else {
+            return;
+        };
+        let bridge = conf
+            .media
+            .participants
+            .get(nick)
+            .and_then(|p| p.bridge.clone());
+        let (Some(bridge), Some(meeting_id)) = (bridge, conf.colibri_meeting_id()) else {
+            // The same (absent) session: there is no endpoint to restart.
+            info!(conference = %room, endpoint = nick, "ICE restart for a participant without an endpoint");
+            self.stats_mut().ice_restarts_failed += 1;
+            return;
+        };
+        info!(conference = %room, endpoint = nick, bridge = %bridge, "ICE restart: asking the bridge");
+        let stats_id = conf.members.get(nick).and_then(|m| m.stats_id.clone());
+        let request = ConferenceModify::ice_restart(meeting_id, nick, stats_id);
+        let context = MucIq::Media(MediaIq::IceRestart {
+            room: room.clone(),
+            generation: conf.generation,
+            nick: nick.to_owned(),
+            bridge: bridge.clone(),
+            session: claimed,
+        });
+        self.send_to_bridge(now, ctx, &bridge, context, &request);
+    }
+
+    /// The bridge's answer to an ICE restart: a transport with a new
+    /// `ice-generation` goes to the participant in a transport-info (unless
+    /// an equal or newer one already went); one without a generation means
+    /// the bridge kept its transport; none means it declined, and the
+    /// participant is invited again. Errors are those of any bridge
+    /// request.
+    #[allow(clippy::too_many_arguments)]
+    fn on_ice_restarted(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        bridge: &FullJid,
+        session: Option<&str>,
+        outcome: IqOutcome,
+    ) {
+        let answer = colibri_answer(outcome);
+        let modified = match request_outcome(answer.as_ref()) {
+            Ok(modified) => modified,
+            Err(failure) => {
+                self.on_bridge_failure(now, ctx, room, bridge, session, failure);
+                return;
+            }
+        };
+        let transport = modified
+            .endpoint(nick)
+            .and_then(|e| e.transport.as_ref())
+            .and_then(|t| t.ice.as_ref())
+            .cloned();
+        if session.is_none() || self.current_bridge_session(room, nick).as_deref() != session {
+            info!(conference = %room, endpoint = nick, "ICE restart answered for an earlier session: ignored");
+            self.stats_mut().ice_restarts_failed += 1;
+            return;
+        }
+        let Some(transport) = transport else {
+            warn!(conference = %room, endpoint = nick, bridge = %bridge, "the bridge did not restart ICE: inviting the participant again");
+            self.stats_mut().ice_restarts_failed += 1;
+            self.restart_participant(now, ctx, room, nick);
+            return;
+        };
+        let Some(generation) = transport.ice_generation else {
+            info!(conference = %room, endpoint = nick, "ICE restart: the bridge kept its transport");
+            self.stats_mut().ice_restarts_not_needed += 1;
+            return;
+        };
+        let Some(p) = self
+            .conferences
+            .get_mut(room)
+            .and_then(|c| c.media.participants.get_mut(nick))
+        else {
+            return;
+        };
+        if p.last_relayed_ice_generation
+            .is_some_and(|last| generation <= last)
+        {
+            info!(conference = %room, endpoint = nick, generation, "ICE restart: stale transport dropped");
+            self.stats_mut().ice_restarts_failed += 1;
+            return;
+        }
+        p.last_relayed_ice_generation = Some(generation);
+        let sid = p
+            .sid
+            .clone()
+            .filter(|_| matches!(p.state, SessionState::Pending | SessionState::Active));
+        let (Some(sid), Ok(occupant)) = (sid, room.with_resource_str(nick)) else {
+            info!(conference = %room, endpoint = nick, "ICE restart: no Jingle session to signal it on");
+            self.stats_mut().ice_restarts_failed += 1;
+            return;
+        };
+        info!(conference = %room, endpoint = nick, generation, "ICE restart: relaying the bridge's transport");
+        let jingle = Jingle::transport_info(sid, &transport);
+        self.jingle_stats.count_sent("transport-info");
+        self.stats_mut().ice_restarts_relayed += 1;
+        let id = ctx.rng.token(10);
+        ctx.send(iq_request(
+            IqKind::Set,
+            &id,
+            occupant.as_str(),
+            jingle.to_element(),
+        ));
     }
 
     /// Moves `nick` (Jicofo's `RestartJingle`): its sources go (signaled to
@@ -945,6 +1193,7 @@ impl Conferences {
         };
         p.state = SessionState::Allocating;
         p.reinvited = true;
+        p.last_relayed_ice_generation = None;
         p.retire_sid();
         self.allocate(now, ctx, room, nick);
     }
@@ -985,36 +1234,150 @@ impl Conferences {
             .map(|c| c.room.clone())
             .collect();
         for room in rooms {
-            let Some(conf) = self.conferences.get_mut(&room) else {
-                continue;
-            };
-            let Some(session) = conf.media.bridges.remove(bridge) else {
-                continue;
-            };
-            warn!(conference = %room, bridge = %bridge, ?event, endpoints = session.endpoints.len(), "bridge lost: moving its participants");
-            let generation = conf.generation;
-            let meeting_id = conf.colibri_meeting_id();
-            for nick in &session.endpoints {
-                if let Some(p) = conf.media.participants.get_mut(nick) {
-                    // The endpoint is gone with the session.
-                    p.bridge = None;
-                }
+            warn!(conference = %room, bridge = %bridge, ?event, "bridge lost: moving its participants");
+            self.remove_bridge_session(now, ctx, &room, bridge, expire);
+        }
+    }
+
+    /// Removes the conference's session on `bridge` (expiring it there
+    /// when `expire`), its relays on the other bridges, and moves its
+    /// participants (Jicofo's `removeSession` and `bridgeRemoved`).
+    fn remove_bridge_session(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        bridge: &FullJid,
+        expire: bool,
+    ) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(session) = conf.media.bridges.remove(bridge) else {
+            return;
+        };
+        let generation = conf.generation;
+        let meeting_id = conf.colibri_meeting_id();
+        for nick in &session.endpoints {
+            if let Some(p) = conf.media.participants.get_mut(nick) {
+                // The endpoint is gone with the session.
+                p.bridge = None;
             }
-            if expire && let Some(meeting_id) = meeting_id {
-                let request = ConferenceModify::expire_conference(meeting_id);
-                self.bridge_request(now, ctx, &room, generation, bridge, &request);
+        }
+        if expire && let Some(meeting_id) = meeting_id {
+            let request = ConferenceModify::expire_conference(meeting_id);
+            self.bridge_request(now, ctx, room, generation, bridge, &request);
+        }
+        self.disconnect_bridge(now, ctx, room, session.relay_id.as_deref());
+        if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(bridge)) {
+            for _ in &session.endpoints {
+                b.endpoint_removed();
             }
-            self.disconnect_bridge(now, ctx, &room, session.relay_id.as_deref());
-            if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(bridge)) {
-                for _ in &session.endpoints {
-                    b.endpoint_removed();
-                }
+        }
+        for nick in &session.endpoints {
+            self.restart_participant(now, ctx, room, nick);
+        }
+        self.stats_mut().bridges_removed += 1;
+        self.sync_bridge_count(ctx, room);
+    }
+
+    /// The bridge does not know `nick`'s endpoint (an `unknown-endpoint`
+    /// error to an update): it is dropped from the session without an
+    /// expire and the participant is invited again (Jicofo's
+    /// `endpointFailed`). The session goes if nobody is left on it.
+    fn endpoint_failed(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        bridge: &FullJid,
+        nick: &str,
+    ) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
+        let Some(p) = conf
+            .media
+            .participants
+            .get_mut(nick)
+            .filter(|p| p.bridge.as_ref() == Some(bridge))
+        else {
+            debug!(conference = %room, bridge = %bridge, endpoint = nick, "unknown-endpoint for an endpoint not on that bridge: ignored");
+            return;
+        };
+        warn!(conference = %room, bridge = %bridge, endpoint = nick, "the bridge lost the endpoint: inviting the participant again");
+        p.bridge = None;
+        if let Some(session) = conf.media.bridges.get_mut(bridge) {
+            session.endpoints.remove(nick);
+        }
+        self.mirror_expire(now, ctx, room, bridge, nick);
+        if let Some(b) = ctx.bridges.as_deref_mut().and_then(|r| r.get_mut(bridge)) {
+            b.endpoint_removed();
+        }
+        self.restart_participant(now, ctx, room, nick);
+        let empty = self
+            .conferences
+            .get(room)
+            .and_then(|c| c.media.bridges.get(bridge))
+            .is_some_and(|s| s.endpoints.is_empty());
+        if empty {
+            self.remove_bridge_session(now, ctx, room, bridge, true);
+        }
+    }
+
+    /// The answer to a fire-and-forget request to `bridge`, sent while the
+    /// conference's session there was `session`: errors are handled as
+    /// Jicofo does (an unknown endpoint is invited again, anything else
+    /// fails the session); a timeout is only logged.
+    fn on_bridge_answer(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        bridge: &FullJid,
+        session: Option<&str>,
+        outcome: IqOutcome,
+    ) {
+        let answer = colibri_answer(outcome);
+        if let Err(failure) = request_outcome(answer.as_ref()) {
+            self.on_bridge_failure(now, ctx, room, bridge, session, failure);
+        }
+    }
+
+    /// A fire-and-forget request to `bridge` failed: a timeout is only
+    /// logged; an unknown endpoint is invited again; anything else fails
+    /// the session. Nothing happens when the failure is about an earlier
+    /// session than the conference's current one there.
+    fn on_bridge_failure(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        bridge: &FullJid,
+        session: Option<&str>,
+        failure: RequestFailure,
+    ) {
+        if failure == RequestFailure::Ignore {
+            info!(conference = %room, bridge = %bridge, "bridge request timed out; ignored");
+            return;
+        }
+        let current = self
+            .conferences
+            .get(room)
+            .and_then(|c| c.media.bridges.get(bridge))
+            .map(|s| s.id.as_str());
+        if session.is_none() || session != current {
+            debug!(conference = %room, bridge = %bridge, ?failure, "failure of an earlier session on the bridge: ignored");
+            return;
+        }
+        warn!(conference = %room, bridge = %bridge, %failure, "bridge request failed");
+        match failure {
+            RequestFailure::EndpointFailed { endpoint_id } => {
+                self.endpoint_failed(now, ctx, room, bridge, &endpoint_id);
             }
-            for nick in &session.endpoints {
-                self.restart_participant(now, ctx, &room, nick);
+            RequestFailure::SessionFailed | RequestFailure::Ignore => {
+                self.remove_bridge_session(now, ctx, room, bridge, true);
             }
-            self.stats_mut().bridges_removed += 1;
-            self.sync_bridge_count(ctx, &room);
         }
     }
 
@@ -1208,12 +1571,30 @@ impl Conferences {
         bridge: &FullJid,
         request: &ConferenceModify,
     ) {
-        let context = MucIq::Media(MediaIq::Bridge {
+        let context = self.bridge_context(room, generation, bridge);
+        self.send_to_bridge(now, ctx, bridge, context, request);
+    }
+
+    /// The context of a fire-and-forget request to `bridge`: the
+    /// conference's session there now, whose failure an error answer
+    /// reports.
+    pub(super) fn bridge_context(
+        &self,
+        room: &BareJid,
+        generation: u64,
+        bridge: &FullJid,
+    ) -> MucIq {
+        let session = self
+            .conferences
+            .get(room)
+            .and_then(|c| c.media.bridges.get(bridge))
+            .map(|s| s.id.clone());
+        MucIq::Media(MediaIq::Bridge {
             room: room.clone(),
             generation,
             bridge: bridge.clone(),
-        });
-        self.send_to_bridge(now, ctx, bridge, context, request);
+            session,
+        })
     }
 
     /// Sends `request` to `bridge` on the bridges' connection, answered

@@ -166,11 +166,7 @@ impl Conferences {
                 bridge: bridge.clone(),
                 remote: remote.clone(),
             }),
-            None => MucIq::Media(MediaIq::Bridge {
-                room: room.clone(),
-                generation,
-                bridge: bridge.clone(),
-            }),
+            None => self.bridge_context(room, generation, bridge),
         };
         self.send_to_bridge(now, ctx, bridge, context, &request);
     }

@@ -25,7 +25,13 @@ pub enum IqOutcome {
     Result(Element),
     /// An `error` (an error without a parsable condition reads as
     /// `undefined-condition`).
-    Error(StanzaError),
+    Error {
+        /// The stanza error, as read.
+        error: StanzaError,
+        /// The whole reply IQ, for application errors the stanza error
+        /// does not keep (COLIBRI2's reason and endpoint id).
+        iq: Element,
+    },
     /// No answer by the deadline.
     Timeout,
 }
@@ -97,9 +103,12 @@ impl<C> IqTracker<C> {
         }
         let outcome = match iq.attr("type") {
             Some("result") => IqOutcome::Result(iq.clone()),
-            Some("error") => IqOutcome::Error(StanzaError::from_stanza(iq).unwrap_or_else(|| {
-                StanzaError::new(crate::ext::error::Condition::UndefinedCondition)
-            })),
+            Some("error") => IqOutcome::Error {
+                error: StanzaError::from_stanza(iq).unwrap_or_else(|| {
+                    StanzaError::new(crate::ext::error::Condition::UndefinedCondition)
+                }),
+                iq: iq.clone(),
+            },
             _ => return None,
         };
         let id = id.to_owned();
@@ -268,7 +277,7 @@ mod tests {
             .expect("matched");
         assert_eq!(ctx, 1);
         assert!(
-            matches!(outcome, IqOutcome::Error(e) if e.condition == Condition::UndefinedCondition)
+            matches!(outcome, IqOutcome::Error { error: e, .. } if e.condition == Condition::UndefinedCondition)
         );
         assert_eq!(t.pop_expired(now + Duration::from_secs(1)), None);
         assert_eq!(t.pop_expired(now + Duration::from_secs(2)), Some(2));

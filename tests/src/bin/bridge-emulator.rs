@@ -14,8 +14,9 @@
 //! stdout: `bridge-emulator ready <occupant-jid>` once the MUC has
 //! reflected the join. stderr: one line per notable event. stdin: control
 //! lines (`drain on|off`, `graceful-shutdown`, `shutting-down`, `healthy
-//! on|off`, `unresponsive on|off`, `stress 0.7|auto`, `status`, `crash`
-//! (exit at once, without leaving), `quit` (leave the brewery, exit 0)).
+//! on|off`, `unresponsive on|off`, `stress 0.7|auto`, `ice-restart on|off`,
+//! `status`, `crash` (exit at once, without leaving), `quit` (leave the
+//! brewery, exit 0)).
 //! At the end of stdin it keeps running unless `--exit-on-eof`. SIGTERM
 //! and SIGINT act as `quit`.
 
@@ -26,7 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use focus_tests::emulator::{BridgeOptions, Control, EmulatedBridge, EmulatorEvent};
+use focus_tests::emulator::{
+    BridgeOptions, Control, EmulatedBridge, EmulatorEvent, IceRestartOutcome,
+};
 use focus_tests::xmpp_client::TestClient;
 
 const USAGE: &str = "\
@@ -233,6 +236,29 @@ fn describe(event: &EmulatorEvent, occupant: &str) -> Option<String> {
         EmulatorEvent::RelayExpired { meeting_id, relay } => {
             format!("relay expired: {relay} in {meeting_id}")
         }
+        EmulatorEvent::IceRestart {
+            meeting_id,
+            endpoint,
+            outcome,
+        } => {
+            let what = match outcome {
+                IceRestartOutcome::Started(g) => format!("started (generation {g})"),
+                IceRestartOutcome::StillPending(g) => {
+                    format!("already pending (generation {g}), answered again")
+                }
+                IceRestartOutcome::KeptExisting => {
+                    "not established yet, kept the transport".to_owned()
+                }
+                IceRestartOutcome::Declined => "declined (disabled)".to_owned(),
+                IceRestartOutcome::Completed(g) => {
+                    format!("answered by the participant (generation {g})")
+                }
+                IceRestartOutcome::Abandoned(g) => {
+                    format!("given up, not answered in time (generation {g})")
+                }
+            };
+            format!("ICE restart of {endpoint} in {meeting_id}: {what}")
+        }
         EmulatorEvent::Colibri2Error {
             meeting_id,
             condition,
@@ -344,7 +370,8 @@ fn main() {
                     let s = bridge.stats(Instant::now());
                     log.line(format!(
                         "status: joined={} conferences={} endpoints={} relays={} stress={} \
-                         drain={} graceful_shutdown={} shutting_down={} healthy={} unresponsive={}",
+                         drain={} graceful_shutdown={} shutting_down={} healthy={} unresponsive={} \
+                         ice_restart={}",
                         bridge.is_joined(),
                         s.conferences,
                         s.local_endpoints,
@@ -354,7 +381,8 @@ fn main() {
                         s.graceful_shutdown,
                         s.shutting_down,
                         s.healthy,
-                        bridge.is_unresponsive()
+                        bridge.is_unresponsive(),
+                        bridge.is_ice_restart_enabled()
                     ));
                 }
                 _ => match Control::parse(line) {

@@ -8,6 +8,7 @@
 //! and feedback sources it handed out.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use minidom::Element;
 
@@ -72,8 +73,13 @@ pub struct Endpoint {
     pub ice_controlling: bool,
     /// Whether the create request asked for SCTP.
     pub sctp: bool,
-    /// The bridge's side of the transport (what it answered).
+    /// The bridge's side of the transport as it hands it out now: the
+    /// pending ICE restart's agent while one awaits the participant's
+    /// answer, else the agent in use.
     pub local: LocalTransport,
+    /// The password of the endpoint's web-socket URL (`?pwd=`), fixed at
+    /// create like JVB's: an ICE restart does not change it.
+    pub web_socket_pwd: String,
     /// The participant's transport, the latest given.
     pub remote: Option<RemoteTransport>,
     /// Whether a `sources` element was ever received.
@@ -86,10 +92,98 @@ pub struct Endpoint {
     pub force_mute_video: bool,
     /// `initial-last-n value`.
     pub initial_last_n: Option<i64>,
-    /// In-place ICE restarts done (`ice-restart='true'`).
+    /// Whether the ICE agent in use counts as connected. The emulator does
+    /// no ICE: it is connected once the focus relayed a participant
+    /// transport with `ufrag` and `pwd` (session-accept / transport-info)
+    /// to it, and a restart's agent once the participant answered it.
+    pub ice_established: bool,
+    /// While an ICE restart awaits the participant's answer: the agent in
+    /// use that it would replace (`local` is then the restart's agent).
+    /// `None` when no restart is pending.
+    pub ice_previous: Option<LocalTransport>,
+    /// When the pending ICE restart is given up (JVB's
+    /// `videobridge.ice.restart.timeout`), if one is pending.
+    pub ice_restart_deadline: Option<Instant>,
+    /// The latest `ice-generation` a remote transport the focus relayed
+    /// carried (the participant's answer to a restart); `None` until one
+    /// did.
+    pub remote_ice_generation: Option<u32>,
+    /// Requests with `<transport ice-restart='true'/>`, whatever became of
+    /// them.
+    pub ice_restart_requests: u32,
+    /// In-place ICE restarts started (new credentials handed out). Each
+    /// got the next `ice-generation`, so this is also the latest
+    /// generation handed out.
     pub ice_restarts: u32,
+    /// Restarts the participant answered (the bridge then uses the new
+    /// agent).
+    pub ice_restarts_completed: u32,
+    /// Restarts given up (not answered in time).
+    pub ice_restarts_abandoned: u32,
     /// Update requests after the create.
     pub updates: u32,
+}
+
+impl Endpoint {
+    /// Its ICE state, as [`EndpointIce`].
+    pub fn ice(&self) -> EndpointIce {
+        EndpointIce {
+            generation: self.local.ice_generation,
+            ufrag: self.local.ufrag.clone(),
+            pwd: self.local.pwd.clone(),
+            established: self.ice_established,
+            restart_pending: self.ice_previous.is_some(),
+            remote_generation: self.remote_ice_generation,
+            restarts: self.ice_restarts,
+        }
+    }
+}
+
+/// A local endpoint's ICE state, for tests
+/// ([`EmulatedBridge::endpoint_ice`](super::EmulatedBridge::endpoint_ice)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointIce {
+    /// The `ice-generation` of the transport the bridge hands out now: 0
+    /// before any ICE restart, N once restart N started (pending or
+    /// answered); back to the old agent's if a pending restart is given up.
+    pub generation: u32,
+    /// The local ICE ufrag handed out now (the pending restart's while one
+    /// awaits the participant's answer).
+    pub ufrag: String,
+    /// The local ICE password handed out now.
+    pub pwd: String,
+    /// Whether the agent in use counts as connected (see
+    /// [`Endpoint::ice_established`]).
+    pub established: bool,
+    /// Whether a restart awaits the participant's answer.
+    pub restart_pending: bool,
+    /// The latest `ice-generation` a relayed participant transport carried.
+    pub remote_generation: Option<u32>,
+    /// ICE restarts started so far.
+    pub restarts: u32,
+}
+
+/// What became of an ICE restart, for [`EmulatorEvent::IceRestart`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IceRestartOutcome {
+    /// A restart started: new credentials with this `ice-generation` were
+    /// answered.
+    Started(u32),
+    /// A restart of this generation is still waiting for the participant:
+    /// its credentials were answered again (JVB does not roll another
+    /// generation for a duplicate request).
+    StillPending(u32),
+    /// The transport is not established yet: the unchanged transport was
+    /// answered, without `ice-generation`.
+    KeptExisting,
+    /// Restarts are disabled: no `transport` was answered.
+    Declined,
+    /// The participant answered restart N (a transport with
+    /// `ice-generation` N was relayed): the bridge now uses its agent.
+    Completed(u32),
+    /// Restart N was not answered in time and was given up; the previous
+    /// agent stays in use.
+    Abandoned(u32),
 }
 
 /// A payload type of a `media`.
@@ -121,13 +215,15 @@ pub struct HeaderExtension {
 pub struct LocalTransport {
     /// ICE username fragment.
     pub ufrag: String,
-    /// ICE password (also the web-socket `pwd`).
+    /// ICE password (also the web-socket `pwd` of a relay, and of an
+    /// endpoint as first allocated).
     pub pwd: String,
     /// The UDP port of its host candidate on 127.0.0.1.
     pub port: u16,
     /// The candidate id prefix.
     pub candidate_id: String,
-    /// 0 at first, +1 per in-place ICE restart.
+    /// 0 for the agent allocated first, N for the agent of in-place ICE
+    /// restart N.
     pub ice_generation: u32,
 }
 
@@ -147,6 +243,8 @@ pub struct RemoteTransport {
     pub setup: Option<String>,
     /// Whether it carried `web-socket` URLs.
     pub web_sockets: usize,
+    /// `ice-generation` (a participant's answer to an ICE restart).
+    pub ice_generation: Option<u32>,
     /// The `ice:transport` element as received.
     pub element: Element,
 }
@@ -305,6 +403,13 @@ pub(crate) struct Ctx<'a> {
     pub fingerprint: &'a str,
     /// Refuse `create` (graceful shutdown or shutting down).
     pub refuse_create: bool,
+    /// Whether in-place ICE restarts are accepted.
+    pub ice_restart: bool,
+    /// How long a pending ICE restart waits for the participant's answer
+    /// (zero: restarts are declined, as JVB does).
+    pub ice_restart_timeout: Duration,
+    /// The time of the request.
+    pub now: Instant,
     pub events: &'a mut Vec<EmulatorEvent>,
 }
 
@@ -318,6 +423,24 @@ pub(crate) struct Colibri {
 }
 
 impl Colibri {
+    /// When the earliest pending ICE restart is given up, if any.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.conferences
+            .values()
+            .flat_map(|c| c.endpoints.values())
+            .filter_map(|e| e.ice_restart_deadline)
+            .min()
+    }
+
+    /// Gives up the pending ICE restarts due at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, events: &mut Vec<EmulatorEvent>) {
+        for conference in self.conferences.values_mut() {
+            for endpoint in conference.endpoints.values_mut() {
+                abandon_ice_restart(endpoint, &conference.meeting_id, now, events);
+            }
+        }
+    }
+
     /// Handles the IQ `request` whose payload is `modify`; the answer.
     pub(crate) fn handle(
         &mut self,
@@ -578,7 +701,7 @@ fn handle_endpoint(
         if let Some(role) = e.attr("muc-role") {
             check_muc_role(role)?;
         }
-        let endpoint = Endpoint {
+        let mut endpoint = Endpoint {
             id: id.clone(),
             capabilities,
             diarize: bool_attr(e, "diarize"),
@@ -587,12 +710,12 @@ fn handle_endpoint(
             local: new_local(ctx.rng, ctx.media_port),
             ..Endpoint::default()
         };
-        answer_transport = Some(describe(
-            &endpoint.local,
+        endpoint.web_socket_pwd = endpoint.local.pwd.clone();
+        answer_transport = Some(describe_endpoint(
+            &endpoint,
             ctx,
-            &format!("colibri-ws/{}/{}/{id}", ctx.server_id, conference.id),
-            sctp.map(|_| "server"),
-            false,
+            &conference.id,
+            sctp.is_some(),
         ));
         conference.endpoints.insert(id.clone(), endpoint);
         totals.endpoints_created += 1;
@@ -610,6 +733,7 @@ fn handle_endpoint(
         return Err(err);
     }
     let conference_id = conference.id.clone();
+    let meeting_id = conference.meeting_id.clone();
     let Some(endpoint) = conference.endpoints.get_mut(&id) else {
         return Err(C2Error::new("internal-server-error", "endpoint vanished"));
     };
@@ -630,25 +754,10 @@ fn handle_endpoint(
             &mut endpoint.extmap_allow_mixed,
         )?;
     }
-    if let Some(transport) = transport {
-        if let Some(ice) = transport.get_child("transport", NS_ICE) {
-            endpoint.remote = Some(read_remote(ice));
-        }
-        if !create && bool_attr(transport, "ice-restart") {
-            let generation = endpoint.local.ice_generation + 1;
-            endpoint.local = LocalTransport {
-                ice_generation: generation,
-                ..new_local(ctx.rng, ctx.media_port)
-            };
-            endpoint.ice_restarts += 1;
-            answer_transport = Some(describe(
-                &endpoint.local,
-                ctx,
-                &format!("colibri-ws/{}/{conference_id}/{id}", ctx.server_id),
-                None,
-                true,
-            ));
-        }
+    if let Some(ice) = transport.and_then(|t| t.get_child("transport", NS_ICE)) {
+        let remote = read_remote(ice);
+        apply_remote(endpoint, &remote, &meeting_id, ctx.events);
+        endpoint.remote = Some(remote);
     }
     if let Some(sources) = e.get_child("sources", NS_COLIBRI2) {
         let parsed = read_sources(sources, &id)?;
@@ -674,6 +783,21 @@ fn handle_endpoint(
     if !create {
         endpoint.updates += 1;
     }
+    // The restart comes last, as in JVB: nothing after it can fail the
+    // request, so a restart is never armed for a request answered with an
+    // error. A remote transport in the same request went to the agent in
+    // use (above).
+    if let Some(transport) = transport
+        && bool_attr(transport, "ice-restart")
+    {
+        let restart = request_ice_restart(endpoint, &meeting_id, ctx);
+        // Only a declined restart answers no transport (a create always
+        // does).
+        if !create && restart != IceRestartOutcome::Declined {
+            let sctp = transport.get_child("sctp", NS_COLIBRI2).is_some();
+            answer_transport = Some(describe_endpoint(endpoint, ctx, &conference_id, sctp));
+        }
+    }
     let mut answer = answer;
     if let Some(t) = answer_transport {
         answer = answer.append(t);
@@ -685,6 +809,127 @@ fn check_muc_role(role: &str) -> Result<(), C2Error> {
     match role {
         "moderator" | "participant" | "visitor" | "none" => Ok(()),
         other => Err(C2Error::bad_request(format!("Invalid muc-role: {other}"))),
+    }
+}
+
+/// The `transport` JVB answers for a local endpoint (its
+/// `describeTransport`): the agent handed out now, stamped with its
+/// `ice-generation` only while it is a pending restart's; `sctp` when the
+/// request's transport asked for it.
+fn describe_endpoint(
+    endpoint: &Endpoint,
+    ctx: &Ctx<'_>,
+    conference_id: &str,
+    sctp: bool,
+) -> Element {
+    describe(
+        &endpoint.local,
+        ctx,
+        &format!(
+            "colibri-ws/{}/{conference_id}/{}",
+            ctx.server_id, endpoint.id
+        ),
+        &endpoint.web_socket_pwd,
+        sctp.then_some("server"),
+        endpoint.ice_previous.is_some(),
+    )
+}
+
+/// A participant transport the focus relayed reaches the endpoint's ICE
+/// (JVB's `IceTransport.startConnectivityEstablishment`): one tagged with
+/// an `ice-generation` while a restart is pending is the participant's
+/// answer to it and, for that restart's generation and with credentials,
+/// completes it (the emulator connects the new agent at once); a tagged
+/// one for another generation is dropped. Anything else is for the agent
+/// in use, which it connects once it carries `ufrag` and `pwd`.
+fn apply_remote(
+    endpoint: &mut Endpoint,
+    remote: &RemoteTransport,
+    meeting_id: &str,
+    events: &mut Vec<EmulatorEvent>,
+) {
+    let credentials = remote.ufrag.as_deref().is_some_and(|u| !u.is_empty())
+        && remote.pwd.as_deref().is_some_and(|p| !p.is_empty());
+    if let Some(generation) = remote.ice_generation {
+        endpoint.remote_ice_generation = Some(generation);
+        if endpoint.ice_previous.is_some() {
+            if generation == endpoint.local.ice_generation && credentials {
+                endpoint.ice_previous = None;
+                endpoint.ice_restart_deadline = None;
+                endpoint.ice_established = true;
+                endpoint.ice_restarts_completed += 1;
+                events.push(EmulatorEvent::IceRestart {
+                    meeting_id: meeting_id.to_owned(),
+                    endpoint: endpoint.id.clone(),
+                    outcome: IceRestartOutcome::Completed(generation),
+                });
+            }
+            return;
+        }
+    }
+    if credentials {
+        endpoint.ice_established = true;
+    }
+}
+
+/// An in-place ICE restart request (JVB's `IceTransport.requestIceRestart`):
+/// declined when restarts are disabled (or their timeout is zero); the
+/// transport kept when the agent in use is not connected yet; the pending
+/// restart's credentials again while one awaits the participant's answer;
+/// else a new agent with fresh credentials and the next `ice-generation`,
+/// pending until the participant answers it or the timeout gives it up.
+fn request_ice_restart(
+    endpoint: &mut Endpoint,
+    meeting_id: &str,
+    ctx: &mut Ctx<'_>,
+) -> IceRestartOutcome {
+    endpoint.ice_restart_requests += 1;
+    let outcome = if !ctx.ice_restart || ctx.ice_restart_timeout.is_zero() {
+        IceRestartOutcome::Declined
+    } else if !endpoint.ice_established {
+        IceRestartOutcome::KeptExisting
+    } else if endpoint.ice_previous.is_some() {
+        IceRestartOutcome::StillPending(endpoint.local.ice_generation)
+    } else {
+        let generation = endpoint.ice_restarts + 1;
+        let fresh = LocalTransport {
+            ice_generation: generation,
+            ..new_local(ctx.rng, ctx.media_port)
+        };
+        endpoint.ice_previous = Some(std::mem::replace(&mut endpoint.local, fresh));
+        endpoint.ice_restart_deadline = ctx.now.checked_add(ctx.ice_restart_timeout);
+        endpoint.ice_restarts = generation;
+        IceRestartOutcome::Started(generation)
+    };
+    ctx.events.push(EmulatorEvent::IceRestart {
+        meeting_id: meeting_id.to_owned(),
+        endpoint: endpoint.id.clone(),
+        outcome,
+    });
+    outcome
+}
+
+/// Gives up, on `endpoint`, a pending ICE restart due at `now`: the agent
+/// it would have replaced is handed out again.
+fn abandon_ice_restart(
+    endpoint: &mut Endpoint,
+    meeting_id: &str,
+    now: Instant,
+    events: &mut Vec<EmulatorEvent>,
+) {
+    if endpoint.ice_restart_deadline.is_none_or(|due| due > now) {
+        return;
+    }
+    endpoint.ice_restart_deadline = None;
+    if let Some(previous) = endpoint.ice_previous.take() {
+        let generation = endpoint.local.ice_generation;
+        endpoint.local = previous;
+        endpoint.ice_restarts_abandoned += 1;
+        events.push(EmulatorEvent::IceRestart {
+            meeting_id: meeting_id.to_owned(),
+            endpoint: endpoint.id.clone(),
+            outcome: IceRestartOutcome::Abandoned(generation),
+        });
     }
 }
 
@@ -763,6 +1008,7 @@ fn handle_relay(
             &relay.local,
             ctx,
             &format!("colibri-relay-ws/{}/{}/{id}", ctx.server_id, conference.id),
+            &relay.local.pwd,
             sctp_role,
             false,
         ));
@@ -963,6 +1209,9 @@ fn read_remote(ice: &Element) -> RemoteTransport {
             .children()
             .filter(|c| c.is("web-socket", NS_COLIBRI))
             .count(),
+        ice_generation: ice
+            .attr("ice-generation")
+            .and_then(|g| g.trim().parse().ok()),
         element: ice.clone(),
     }
 }
@@ -1026,14 +1275,16 @@ fn parse_ssrc(source: &Element) -> Result<u32, C2Error> {
         })
 }
 
-/// The COLIBRI2 `transport` JVB answers for `local`: ICE credentials, one
-/// host candidate on 127.0.0.1, rtcp-mux, the DTLS fingerprint
-/// (`setup='actpass'`), the web-socket URL (`path` under the base), and
-/// the SCTP port and role when asked.
+/// The COLIBRI2 `transport` JVB answers for `local`: ICE credentials
+/// (with `ice-generation` when `with_generation`), one host candidate on
+/// 127.0.0.1, rtcp-mux, the DTLS fingerprint (`setup='actpass'`), the
+/// web-socket URL (`path` under the base, `?pwd=ws_pwd`), and the SCTP
+/// port and role when asked.
 fn describe(
     local: &LocalTransport,
     ctx: &Ctx<'_>,
     path: &str,
+    ws_pwd: &str,
     sctp_role: Option<&str>,
     with_generation: bool,
 ) -> Element {
@@ -1066,7 +1317,7 @@ fn describe(
         );
     if let Some(base) = ctx.web_socket_base {
         ice = ice.append(
-            elem("web-socket", NS_COLIBRI).at("url", format!("{base}/{path}?pwd={}", local.pwd)),
+            elem("web-socket", NS_COLIBRI).at("url", format!("{base}/{path}?pwd={ws_pwd}")),
         );
     }
     let mut transport = elem("transport", NS_COLIBRI2).append(ice);

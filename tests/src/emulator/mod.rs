@@ -30,12 +30,26 @@
 //! assert!(jvb.poll_stanza().is_some());
 //! ```
 //!
+//! In-place ICE restarts (`<transport ice-restart='true'/>`) follow JVB's
+//! `IceTransport`: declined (no `transport`) when disabled
+//! ([`Control::IceRestart`]), the unchanged transport without
+//! `ice-generation` while the endpoint's ICE is not established, else
+//! fresh credentials with the next `ice-generation` (the same ones again
+//! while that restart awaits the participant's answer). Since no ICE
+//! happens, "established" means the focus has relayed a participant
+//! transport with `ufrag` and `pwd` to the endpoint, and a restart
+//! completes as soon as the participant's answer (a transport tagged with
+//! the restart's `ice-generation`) is relayed; one not answered within
+//! [`BridgeOptions::ice_restart_timeout`] is given up. See
+//! [`EmulatedBridge::endpoint_ice`].
+//!
 //! What it deliberately does not emulate: media (no ICE, DTLS, RTP or
 //! SCTP ever happens; candidates point at 127.0.0.1 and nothing listens),
 //! real load (stress is endpoints × `average_participant_stress` unless
 //! fixed), the bridge's inactivity expiry of conferences and endpoints,
-//! the shutdown IQs and the REST API of JVB, and the keep-old-agent case of
-//! an ICE restart (every restart hands out fresh credentials).
+//! the shutdown IQs and the REST API of JVB, ICE failures, and an ICE
+//! restart's new agent failing to connect after the participant answered
+//! (it connects at once).
 
 mod colibri2;
 mod presence;
@@ -50,8 +64,8 @@ use std::time::{Duration, Instant};
 use minidom::Element;
 
 pub use colibri2::{
-    Conference, Connect, Endpoint, HeaderExtension, LocalTransport, MediaSource, PayloadType,
-    Relay, RemoteEndpoint, RemoteTransport, SCTP_PORT, Source, Totals,
+    Conference, Connect, Endpoint, EndpointIce, HeaderExtension, IceRestartOutcome, LocalTransport,
+    MediaSource, PayloadType, Relay, RemoteEndpoint, RemoteTransport, SCTP_PORT, Source, Totals,
 };
 pub use presence::{StatsSnapshot, presence_with_stats};
 
@@ -94,6 +108,14 @@ pub struct BridgeOptions {
     pub unhealthy: bool,
     /// Answers no IQ from the start (as [`Control::Unresponsive`]`(true)`).
     pub unresponsive: bool,
+    /// Accepts in-place ICE restarts (JVB's
+    /// `videobridge.ice.restart.enabled`, default true); see
+    /// [`Control::IceRestart`].
+    pub ice_restart: bool,
+    /// How long an ICE restart waits for the participant's answer before
+    /// it is given up (JVB's `videobridge.ice.restart.timeout`, 20 s);
+    /// zero declines restarts, as JVB does.
+    pub ice_restart_timeout: Duration,
 }
 
 impl BridgeOptions {
@@ -115,6 +137,8 @@ impl BridgeOptions {
             web_socket_base: Some("wss://127.0.0.1:8443".to_owned()),
             unhealthy: false,
             unresponsive: false,
+            ice_restart: true,
+            ice_restart_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -135,12 +159,17 @@ pub enum Control {
     Unresponsive(bool),
     /// Report this stress (`None`: computed from the load again).
     Stress(Option<f64>),
+    /// Accept (true, the default) or decline (false) in-place ICE
+    /// restarts: a declined one is answered with the `endpoint` and no
+    /// `transport`, as JVB with `videobridge.ice.restart.enabled=false`.
+    /// Nothing is republished (no stat changes).
+    IceRestart(bool),
 }
 
 impl Control {
     /// Parses a control line of the `bridge-emulator` binary: `drain
     /// on|off`, `graceful-shutdown`, `shutting-down`, `healthy on|off`,
-    /// `unresponsive on|off`, `stress 0.7|auto`.
+    /// `unresponsive on|off`, `stress 0.7|auto`, `ice-restart on|off`.
     pub fn parse(line: &str) -> Option<Control> {
         let mut words = line.split_whitespace();
         let command = words.next()?;
@@ -159,6 +188,7 @@ impl Control {
             ("shutting-down", None) => Some(Control::ShuttingDown),
             ("healthy", a) => on_off(a).map(Control::Healthy),
             ("unresponsive", a) => on_off(a).map(Control::Unresponsive),
+            ("ice-restart", a) => on_off(a).map(Control::IceRestart),
             ("stress", Some("auto")) => Some(Control::Stress(None)),
             ("stress", Some(v)) => v
                 .parse::<f64>()
@@ -249,6 +279,16 @@ pub enum EmulatorEvent {
         /// Relay id.
         relay: String,
     },
+    /// COLIBRI2: an in-place ICE restart was asked for, answered by the
+    /// participant, or given up.
+    IceRestart {
+        /// Conference.
+        meeting_id: String,
+        /// Endpoint id.
+        endpoint: String,
+        /// What became of it.
+        outcome: IceRestartOutcome,
+    },
     /// COLIBRI2: a request answered with an error.
     Colibri2Error {
         /// Conference (as requested).
@@ -335,6 +375,7 @@ pub struct EmulatedBridge {
     shutting_down: bool,
     healthy: bool,
     unresponsive: bool,
+    ice_restart: bool,
     stress: Option<f64>,
     rng: Rng,
     fingerprint: String,
@@ -360,6 +401,7 @@ impl EmulatedBridge {
             drain: options.drain,
             healthy: !options.unhealthy,
             unresponsive: options.unresponsive,
+            ice_restart: options.ice_restart,
             stress: options.stress,
             options,
             out: Default::default(),
@@ -437,8 +479,17 @@ impl EmulatedBridge {
         }
     }
 
-    /// Fires what is due at `now` (stats republishing).
+    /// Fires what is due at `now` (stats republishing, giving up ICE
+    /// restarts the participant did not answer).
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.phase == Phase::Stopped {
+            return;
+        }
+        let mut events = Vec::new();
+        self.colibri.handle_timeout(now, &mut events);
+        for e in events {
+            self.event(e);
+        }
         let Some(due) = self.next_publish else {
             return;
         };
@@ -456,7 +507,13 @@ impl EmulatedBridge {
 
     /// When [`EmulatedBridge::handle_timeout`] next has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_publish
+        if self.phase == Phase::Stopped {
+            return None;
+        }
+        match (self.next_publish, self.colibri.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next stanza to send, if any.
@@ -475,9 +532,11 @@ impl EmulatedBridge {
             Control::Stress(s) => {
                 self.stress = s.filter(|v| v.is_finite() && *v >= 0.0);
             }
+            Control::IceRestart(on) => self.ice_restart = *on,
         }
+        let republish = !matches!(command, Control::IceRestart(_));
         self.event(EmulatorEvent::ControlApplied(command));
-        if self.phase == Phase::Started {
+        if republish && self.phase == Phase::Started {
             self.publish(now);
         }
     }
@@ -582,6 +641,11 @@ impl EmulatedBridge {
         self.unresponsive
     }
 
+    /// Whether in-place ICE restarts are accepted ([`Control::IceRestart`]).
+    pub fn is_ice_restart_enabled(&self) -> bool {
+        self.ice_restart
+    }
+
     /// Stats presences sent so far (the join included).
     pub fn presences_sent(&self) -> u64 {
         self.presences_sent
@@ -622,6 +686,37 @@ impl EmulatedBridge {
     /// One local endpoint.
     pub fn endpoint(&self, meeting_id: &str, id: &str) -> Option<&Endpoint> {
         self.conference(meeting_id)?.endpoints.get(id)
+    }
+
+    /// The ICE state of local endpoint `id` of `meeting_id`: the
+    /// `ice-generation` and ufrag it hands out now (generation 0 before
+    /// any restart), whether its ICE counts as established and a restart
+    /// is pending, and the latest `ice-generation` of a participant
+    /// transport the focus relayed to it.
+    pub fn endpoint_ice(&self, meeting_id: &str, id: &str) -> Option<EndpointIce> {
+        self.endpoint(meeting_id, id).map(Endpoint::ice)
+    }
+
+    /// Drops local endpoint `id` from whichever conference holds it without
+    /// telling the focus, as JVB's inactivity expiry does; later requests
+    /// naming it are answered `unknown_endpoint`. Returns whether there was
+    /// one.
+    pub fn forget_endpoint(&mut self, id: &str) -> bool {
+        let Some(conference) = self
+            .colibri
+            .conferences
+            .values_mut()
+            .find(|c| c.endpoints.contains_key(id))
+        else {
+            return false;
+        };
+        conference.endpoints.remove(id);
+        let meeting_id = conference.meeting_id.clone();
+        self.event(EmulatorEvent::EndpointExpired {
+            meeting_id,
+            endpoint: id.to_owned(),
+        });
+        true
     }
 
     /// The relays of `meeting_id`, by relay id (empty when unknown).
@@ -739,7 +834,7 @@ impl EmulatedBridge {
         }
     }
 
-    fn handle_iq(&mut self, _now: Instant, iq: &Element) {
+    fn handle_iq(&mut self, now: Instant, iq: &Element) {
         if !matches!(iq.attr("type"), Some("get" | "set")) {
             return; // results and errors: we never ask anything
         }
@@ -790,6 +885,9 @@ impl EmulatedBridge {
                     web_socket_base: self.options.web_socket_base.as_deref(),
                     fingerprint: &self.fingerprint,
                     refuse_create: self.graceful_shutdown || self.shutting_down,
+                    ice_restart: self.ice_restart,
+                    ice_restart_timeout: self.options.ice_restart_timeout,
+                    now,
                     events: &mut events,
                 };
                 let answer = self.colibri.handle(&mut ctx, iq, p);

@@ -883,7 +883,19 @@ fn control_lines_parse() {
         Some(Control::Stress(Some(0.7)))
     );
     assert_eq!(Control::parse("stress auto"), Some(Control::Stress(None)));
+    assert_eq!(
+        Control::parse("ice-restart off"),
+        Some(Control::IceRestart(false))
+    );
+    assert_eq!(
+        Control::parse("ice-restart on"),
+        Some(Control::IceRestart(true))
+    );
     for bad in [
+        "ice-restart",
+        "ice-restart maybe",
+        "ice-restart on now",
+        "ice_restart off",
         "",
         "drain",
         "drain maybe",
@@ -1183,30 +1195,424 @@ fn endpoint_expire_and_auto_expire_of_the_conference() {
     assert_conference_not_found(&answer);
 }
 
+// ---------------------------------------------------------------------------
+// COLIBRI2: in-place ICE restarts
+
+/// The focus's in-place ICE restart request for `endpoint`.
+fn ice_restart_body(endpoint: &str) -> String {
+    format!("<endpoint id='{endpoint}' stats-id='s'><transport ice-restart='true'/></endpoint>")
+}
+
+/// Asks (request `id`) for an ICE restart of `a1b2c3d4`; the
+/// `conference-modified/endpoint` of the answer.
+fn ice_restart(b: &mut EmulatedBridge, now: Instant, id: &str) -> Element {
+    let answer = modify(b, now, id, &meeting(), &ice_restart_body("a1b2c3d4"));
+    let m = modified(&answer);
+    assert!(
+        m.get_child("sources", NS_COLIBRI2).is_none(),
+        "no feedback sources"
+    );
+    let endpoints: Vec<&Element> = m.children().collect();
+    assert_eq!(endpoints.len(), 1, "{}", String::from(m));
+    assert_eq!(endpoints[0].attr("id"), Some("a1b2c3d4"));
+    endpoints[0].clone()
+}
+
+/// The `ice:transport` of an answered `endpoint`.
+fn answered_ice(endpoint: &Element) -> &Element {
+    endpoint
+        .get_child("transport", NS_COLIBRI2)
+        .and_then(|t| t.get_child("transport", NS_ICE))
+        .unwrap_or_else(|| panic!("no transport: {}", String::from(endpoint)))
+}
+
+/// Relays (request `id`) a participant transport of `a1b2c3d4` with
+/// `ufrag`, tagged with `generation` when given, as the focus does for a
+/// session-accept or transport-info.
+fn relay_remote(
+    b: &mut EmulatedBridge,
+    now: Instant,
+    id: &str,
+    ufrag: &str,
+    generation: Option<u32>,
+) {
+    let generation = generation
+        .map(|g| format!(" ice-generation='{g}'"))
+        .unwrap_or_default();
+    let body = format!(
+        "<endpoint id='a1b2c3d4' stats-id='s'><transport>\
+           <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='{ufrag}' pwd='{ufrag}pwdpwdpwdpwdpwdpwd'{generation}>\
+             <rtcp-mux/>\
+             <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='active'>C1:5E:02</fingerprint>\
+           </transport>\
+         </transport></endpoint>"
+    );
+    let answer = modify(b, now, id, &meeting(), &body);
+    assert_eq!(
+        String::from(modified(&answer)),
+        "<conference-modified xmlns='jitsi:colibri2'><endpoint id='a1b2c3d4'/></conference-modified>",
+        "a transport update answers no transport"
+    );
+}
+
+/// A bridge with conference MEETING and endpoint `a1b2c3d4`, whose
+/// participant transport was relayed (ICE established).
+fn with_established_endpoint() -> (EmulatedBridge, Instant) {
+    let (mut b, t0) = with_conference();
+    relay_remote(&mut b, t0, "sa", "Yh4x", None);
+    let ice = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert!(ice.established);
+    (b, t0)
+}
+
+/// The web-socket URL of the create answer of `a1b2c3d4`.
+fn created_web_socket(b: &EmulatedBridge) -> String {
+    let conf = b.conference(MEETING).unwrap();
+    let e = &conf.endpoints["a1b2c3d4"];
+    format!(
+        "wss://127.0.0.1:8443/colibri-ws/jvb-a/{}/a1b2c3d4?pwd={}",
+        conf.id, e.web_socket_pwd
+    )
+}
+
 #[test]
-fn ice_restart_hands_out_fresh_credentials() {
+fn ice_restart_when_established_hands_out_fresh_credentials() {
+    let (mut b, t0) = with_established_endpoint();
+    let before = b.endpoint(MEETING, "a1b2c3d4").unwrap().local.clone();
+    let ice0 = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(ice0.generation, 0);
+    assert_eq!(ice0.ufrag, before.ufrag);
+    assert!(!ice0.restart_pending);
+    assert_eq!(ice0.remote_generation, None);
+    let web_socket = created_web_socket(&b);
+
+    let ep = ice_restart(&mut b, t0, "r1");
+    let transport = ep.get_child("transport", NS_COLIBRI2).unwrap();
+    assert!(
+        transport.get_child("sctp", NS_COLIBRI2).is_none(),
+        "not asked"
+    );
+    let ice = answered_ice(&ep);
+    assert_eq!(ice.attr("ice-generation"), Some("1"));
+    let ufrag1 = ice.attr("ufrag").unwrap().to_owned();
+    let pwd1 = ice.attr("pwd").unwrap().to_owned();
+    assert_ne!(ufrag1, before.ufrag);
+    assert_ne!(pwd1, before.pwd);
+    // Everything else as in an allocation answer.
+    let candidate = ice.get_child("candidate", NS_ICE).expect("a candidate");
+    assert_eq!(candidate.attr("ip"), Some("127.0.0.1"));
+    assert_eq!(candidate.attr("port"), Some("10000"));
+    assert!(ice.get_child("rtcp-mux", NS_ICE).is_some());
+    let fp = ice.get_child("fingerprint", NS_DTLS).unwrap();
+    assert_eq!(fp.attr("hash"), Some("sha-256"));
+    assert_eq!(fp.attr("setup"), Some("actpass"));
+    assert_eq!(fp.text(), b.fingerprint(), "the same fingerprint");
+    let ws = ice.get_child("web-socket", NS_COLIBRI).unwrap();
+    assert_eq!(ws.attr("url"), Some(web_socket.as_str()), "unchanged");
+
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(state.generation, 1);
+    assert_eq!(state.ufrag, ufrag1);
+    assert_eq!(state.pwd, pwd1);
+    assert!(state.restart_pending && state.established);
+    assert_eq!(state.restarts, 1);
+    let e = b.endpoint(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(e.ice_previous.as_ref(), Some(&before));
+    assert_eq!(e.ice_restart_deadline, Some(t0 + secs(20)));
+    assert_eq!(b.poll_timeout(), Some(t0 + secs(5)), "the publisher first");
+
+    // Asked again before the participant answered: the same restart.
+    let again = ice_restart(&mut b, t0, "r2");
+    let ice = answered_ice(&again);
+    assert_eq!(ice.attr("ice-generation"), Some("1"));
+    assert_eq!(ice.attr("ufrag"), Some(ufrag1.as_str()));
+    assert_eq!(ice.attr("pwd"), Some(pwd1.as_str()));
+    assert_eq!(b.endpoint_ice(MEETING, "a1b2c3d4").unwrap().restarts, 1);
+
+    // The participant's answer (its transport-info tagged with the same
+    // generation) completes the restart.
+    relay_remote(&mut b, t0, "ti1", "Zt9q", Some(1));
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(state.generation, 1);
+    assert_eq!(state.ufrag, ufrag1);
+    assert!(!state.restart_pending && state.established);
+    assert_eq!(state.remote_generation, Some(1));
+    let e = b.endpoint(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(e.ice_restart_deadline, None);
+    assert_eq!(e.ice_restarts_completed, 1);
+    assert_eq!(e.remote.as_ref().unwrap().ice_generation, Some(1));
+    assert_eq!(e.remote.as_ref().unwrap().ufrag.as_deref(), Some("Zt9q"));
+
+    // A second restart: generation 2, fresh credentials again.
+    let ep = ice_restart(&mut b, t0, "r3");
+    let ice = answered_ice(&ep);
+    assert_eq!(ice.attr("ice-generation"), Some("2"));
+    assert_ne!(ice.attr("ufrag"), Some(ufrag1.as_str()));
+    assert_ne!(ice.attr("ufrag"), Some(before.ufrag.as_str()));
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(state.generation, 2);
+    assert_eq!(Some(state.ufrag.as_str()), ice.attr("ufrag"));
+    assert_eq!(state.remote_generation, Some(1));
+    let e = b.endpoint(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(e.ice_restart_requests, 3);
+    assert_eq!(e.ice_restarts, 2);
+
+    let outcomes: Vec<IceRestartOutcome> = std::iter::from_fn(|| b.poll_event())
+        .filter_map(|e| match e {
+            EmulatorEvent::IceRestart {
+                meeting_id,
+                endpoint,
+                outcome,
+            } => {
+                assert_eq!(
+                    (meeting_id.as_str(), endpoint.as_str()),
+                    (MEETING, "a1b2c3d4")
+                );
+                Some(outcome)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            IceRestartOutcome::Started(1),
+            IceRestartOutcome::StillPending(1),
+            IceRestartOutcome::Completed(1),
+            IceRestartOutcome::Started(2),
+        ]
+    );
+}
+
+#[test]
+fn ice_restart_echoes_sctp_when_asked() {
+    let (mut b, t0) = with_established_endpoint();
+    let body =
+        "<endpoint id='a1b2c3d4'><transport ice-restart='true'><sctp/></transport></endpoint>";
+    let answer = modify(&mut b, t0, "r1", &meeting(), body);
+    let ep = modified(&answer)
+        .get_child("endpoint", NS_COLIBRI2)
+        .unwrap();
+    assert_eq!(answered_ice(ep).attr("ice-generation"), Some("1"));
+    let sctp = ep
+        .get_child("transport", NS_COLIBRI2)
+        .and_then(|t| t.get_child("sctp", NS_COLIBRI2))
+        .expect("sctp");
+    assert_eq!(sctp.attr("port"), Some("5000"));
+    assert_eq!(sctp.attr("role"), Some("server"));
+}
+
+#[test]
+fn ice_restart_before_established_keeps_the_transport() {
     let (mut b, t0) = with_conference();
     let before = b.endpoint(MEETING, "a1b2c3d4").unwrap().local.clone();
+    let web_socket = created_web_socket(&b);
+    let ep = ice_restart(&mut b, t0, "r1");
+    let ice = answered_ice(&ep);
+    assert_eq!(ice.attr("ice-generation"), None, "nothing rotated");
+    assert_eq!(ice.attr("ufrag"), Some(before.ufrag.as_str()));
+    assert_eq!(ice.attr("pwd"), Some(before.pwd.as_str()));
+    assert!(ice.get_child("candidate", NS_ICE).is_some());
+    assert!(ice.get_child("rtcp-mux", NS_ICE).is_some());
+    let fp = ice.get_child("fingerprint", NS_DTLS).unwrap();
+    assert_eq!(fp.attr("setup"), Some("actpass"));
+    assert_eq!(fp.text(), b.fingerprint());
+    let ws = ice.get_child("web-socket", NS_COLIBRI).unwrap();
+    assert_eq!(ws.attr("url"), Some(web_socket.as_str()));
+
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(state.generation, 0);
+    assert_eq!(state.ufrag, before.ufrag);
+    assert!(!state.established && !state.restart_pending);
+    assert_eq!(state.restarts, 0);
+    assert_eq!(b.endpoint(MEETING, "a1b2c3d4").unwrap().local, before);
+    assert_eq!(b.poll_timeout(), Some(t0 + secs(5)), "no restart timer");
+
+    // A transport without credentials does not establish it either.
+    let body = "<endpoint id='a1b2c3d4'><transport>\
+        <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1'><rtcp-mux/></transport>\
+      </transport></endpoint>";
+    modified(&modify(&mut b, t0, "u1", &meeting(), body));
+    assert!(!b.endpoint_ice(MEETING, "a1b2c3d4").unwrap().established);
+    let ep = ice_restart(&mut b, t0, "r2");
+    assert_eq!(answered_ice(&ep).attr("ice-generation"), None);
+
+    // Once the participant's transport is relayed, a restart rotates.
+    relay_remote(&mut b, t0, "sa", "Yh4x", None);
+    let ep = ice_restart(&mut b, t0, "r3");
+    assert_eq!(answered_ice(&ep).attr("ice-generation"), Some("1"));
+    assert_ne!(answered_ice(&ep).attr("ufrag"), Some(before.ufrag.as_str()));
+}
+
+#[test]
+fn ice_restart_disabled_answers_no_transport() {
+    let (mut b, t0) = with_established_endpoint();
+    assert!(b.is_ice_restart_enabled());
+    b.control(t0, Control::IceRestart(false));
+    assert!(!b.is_ice_restart_enabled());
+    assert!(drain(&mut b).is_empty(), "nothing to republish");
+    let before = b.endpoint(MEETING, "a1b2c3d4").unwrap().clone();
+
+    let answer = modify(&mut b, t0, "r1", &meeting(), &ice_restart_body("a1b2c3d4"));
+    assert_eq!(
+        String::from(modified(&answer)),
+        "<conference-modified xmlns='jitsi:colibri2'><endpoint id='a1b2c3d4'/></conference-modified>",
+        "declined: the endpoint without a transport, not an error"
+    );
+    let after = b.endpoint(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(after.local, before.local);
+    assert_eq!(after.ice_previous, None);
+    assert_eq!(after.ice_restarts, 0);
+    assert_eq!(after.ice_restart_requests, 1);
+    assert_eq!(b.endpoint_ice(MEETING, "a1b2c3d4").unwrap().generation, 0);
+    assert_eq!(b.totals().errors, 0);
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| e
+        == EmulatorEvent::IceRestart {
+            meeting_id: MEETING.to_owned(),
+            endpoint: "a1b2c3d4".to_owned(),
+            outcome: IceRestartOutcome::Declined,
+        }));
+
+    // Declined even while not established (JVB checks this first).
+    modified(&add_endpoint(&mut b, t0, "c2", "e2"));
+    let answer = modify(&mut b, t0, "r2", &meeting(), &ice_restart_body("e2"));
+    let ep = modified(&answer)
+        .get_child("endpoint", NS_COLIBRI2)
+        .unwrap();
+    assert!(ep.get_child("transport", NS_COLIBRI2).is_none());
+
+    // Enabled again: restarts work.
+    b.control(t0, Control::IceRestart(true));
+    let ep = ice_restart(&mut b, t0, "r3");
+    assert_eq!(answered_ice(&ep).attr("ice-generation"), Some("1"));
+}
+
+#[test]
+fn ice_restart_disabled_from_the_options_or_by_a_zero_timeout() {
+    for (enabled, timeout) in [(false, secs(20)), (true, Duration::ZERO)] {
+        let mut o = options();
+        o.ice_restart = enabled;
+        o.ice_restart_timeout = timeout;
+        let (mut b, t0) = started_with(o);
+        assert_eq!(b.is_ice_restart_enabled(), enabled);
+        modified(&create_conference(&mut b, t0, "a1b2c3d4"));
+        relay_remote(&mut b, t0, "sa", "Yh4x", None);
+        let ep = ice_restart(&mut b, t0, "r1");
+        assert!(ep.get_child("transport", NS_COLIBRI2).is_none());
+    }
+}
+
+#[test]
+fn ice_restart_for_an_unknown_endpoint() {
+    let (mut b, t0) = with_established_endpoint();
+    for on in [true, false] {
+        b.control(t0, Control::IceRestart(on));
+        let answer = modify(&mut b, t0, "r1", &meeting(), &ice_restart_body("e5f6a7b8"));
+        let text = assert_error(
+            &answer,
+            "item-not-found",
+            "cancel",
+            Some("unknown_endpoint"),
+        );
+        assert_eq!(text, "Endpoint not found for ID: e5f6a7b8");
+        let ep = answer
+            .get_child("error", NS_CLIENT)
+            .and_then(|e| e.get_child("endpoint", NS_COLIBRI2))
+            .expect("endpoint child");
+        assert_eq!(ep.attr("id"), Some("e5f6a7b8"));
+    }
+    assert_eq!(b.endpoint_ice(MEETING, "e5f6a7b8"), None);
+    assert_eq!(b.endpoint_ice("other-meeting", "a1b2c3d4"), None);
+    // In an unknown conference: the conference error.
     let answer = modify(
         &mut b,
         t0,
-        "r1",
-        &meeting(),
-        "<endpoint id='a1b2c3d4' stats-id='s'><transport ice-restart='true'/></endpoint>",
+        "r2",
+        "meeting-id='nope'",
+        &ice_restart_body("a1b2c3d4"),
     );
-    let m = modified(&answer);
-    let ice = m
-        .get_child("endpoint", NS_COLIBRI2)
-        .and_then(|e| e.get_child("transport", NS_COLIBRI2))
-        .and_then(|t| t.get_child("transport", NS_ICE))
-        .expect("the new transport");
-    let after = b.endpoint(MEETING, "a1b2c3d4").unwrap();
-    assert_eq!(ice.attr("ice-generation"), Some("1"));
-    assert_eq!(ice.attr("ufrag"), Some(after.local.ufrag.as_str()));
-    assert_ne!(after.local.ufrag, before.ufrag);
-    assert_ne!(after.local.pwd, before.pwd);
-    assert_eq!(after.ice_restarts, 1);
-    assert!(m.get_child("sources", NS_COLIBRI2).is_none());
+    assert_error(
+        &answer,
+        "item-not-found",
+        "cancel",
+        Some("conference_not_found"),
+    );
+}
+
+#[test]
+fn ice_restart_is_not_armed_by_a_failing_request() {
+    let (mut b, t0) = with_established_endpoint();
+    let body = "<endpoint id='a1b2c3d4'><transport ice-restart='true'/>\
+        <initial-last-n value='many'/></endpoint>";
+    let answer = modify(&mut b, t0, "r1", &meeting(), body);
+    assert_error(&answer, "bad-request", "modify", None);
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(state.generation, 0);
+    assert!(!state.restart_pending);
+}
+
+#[test]
+fn unanswered_ice_restart_is_given_up() {
+    let (mut b, t0) = with_established_endpoint();
+    let before = b.endpoint(MEETING, "a1b2c3d4").unwrap().local.clone();
+    let ep = ice_restart(&mut b, t0, "r1");
+    let ufrag1 = answered_ice(&ep).attr("ufrag").unwrap().to_owned();
+
+    // Neither an untagged update nor an answer for another generation
+    // completes it.
+    relay_remote(&mut b, t0 + secs(1), "ti0", "Yh4x", None);
+    relay_remote(&mut b, t0 + secs(1), "ti1", "Old1", Some(7));
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert!(state.restart_pending);
+    assert_eq!(state.generation, 1);
+    assert_eq!(state.remote_generation, Some(7), "the latest relayed");
+
+    // Due at t0 + 20 s (the publisher is due every 5 s before that).
+    let mut now = t0;
+    while let Some(due) = b.poll_timeout() {
+        if due > t0 + secs(20) {
+            break;
+        }
+        now = due;
+        b.handle_timeout(now);
+    }
+    assert_eq!(now, t0 + secs(20));
+    let state = b.endpoint_ice(MEETING, "a1b2c3d4").unwrap();
+    assert!(!state.restart_pending && state.established);
+    assert_eq!(state.generation, 0, "the old agent again");
+    assert_eq!(state.ufrag, before.ufrag);
+    let e = b.endpoint(MEETING, "a1b2c3d4").unwrap();
+    assert_eq!(e.ice_restarts_abandoned, 1);
+    assert_eq!(e.ice_restart_deadline, None);
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| matches!(
+        e,
+        EmulatorEvent::IceRestart {
+            outcome: IceRestartOutcome::Abandoned(1),
+            ..
+        }
+    )));
+
+    // The next restart gets the next generation, and new credentials.
+    let ep = ice_restart(&mut b, now, "r2");
+    let ice = answered_ice(&ep);
+    assert_eq!(ice.attr("ice-generation"), Some("2"));
+    assert_ne!(ice.attr("ufrag"), Some(ufrag1.as_str()));
+    assert_ne!(ice.attr("ufrag"), Some(before.ufrag.as_str()));
+
+    // Expiring the endpoint drops its restart timer: the publisher's is
+    // the only one left.
+    assert_eq!(b.poll_timeout(), Some(t0 + secs(25)));
+    modified(&add_endpoint(&mut b, now, "c2", "e2"));
+    modified(&modify(
+        &mut b,
+        now,
+        "x1",
+        &meeting(),
+        "<endpoint id='a1b2c3d4' expire='true'/>",
+    ));
+    assert_eq!(b.poll_timeout(), Some(t0 + secs(25)));
+    b.stop(now);
+    assert_eq!(b.poll_timeout(), None);
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crate::emulator::{BridgeOptions, Control, EmulatedBridge};
+use crate::emulator::{BridgeOptions, Control, EmulatedBridge, EndpointIce};
 
 use super::server::SessionId;
 use super::{Peer, Sim};
@@ -231,8 +231,35 @@ impl Sim {
         self.bridges.list[id.0].emulator.occupant_jid()
     }
 
+    /// The ICE state of endpoint `endpoint` (the participant's nickname) in
+    /// conference `meeting_id` on bridge `id` (see
+    /// [`EmulatedBridge::endpoint_ice`]); `None` when the bridge has no such
+    /// endpoint.
+    pub fn bridge_endpoint_ice(
+        &self,
+        id: BridgeId,
+        meeting_id: &str,
+        endpoint: &str,
+    ) -> Option<EndpointIce> {
+        self.bridge(id).endpoint_ice(meeting_id, endpoint)
+    }
+
+    /// Bridge `id` silently drops endpoint `endpoint` (the participant's
+    /// nickname), as JVB's inactivity expiry does (see
+    /// [`EmulatedBridge::forget_endpoint`]); returns whether it had one.
+    pub fn bridge_forget_endpoint(&mut self, id: BridgeId, endpoint: &str) -> bool {
+        let at = self.clock.elapsed();
+        let nick = self.bridges.list[id.0].emulator.options().nick.clone();
+        self.trace.note(
+            at,
+            format!("harness: bridge {nick} forgets endpoint {endpoint}"),
+        );
+        self.bridges.list[id.0].emulator.forget_endpoint(endpoint)
+    }
+
     /// Tells bridge `id` to do something (drain, shut down, be unhealthy,
-    /// stop answering, change its stress); what it sends goes out now.
+    /// stop answering, change its stress, decline ICE restarts); what it
+    /// sends goes out now.
     /// Ignored once the bridge is stopped or crashed.
     pub fn control_bridge(&mut self, id: BridgeId, command: Control) {
         let i = id.0;

@@ -660,4 +660,77 @@ impl Sim {
             _ => {}
         }
     }
+
+    // ----- ICE failure and in-place ICE restart (jingle.md 8) ------------
+
+    /// Participant `id` asks the focus for an in-place ICE restart, as
+    /// lib-jitsi-meet's `restartIce`: a `session-info` on its current
+    /// session with `<bridge-session id ice-restart='true'/>`, the id being
+    /// `bridge_session_override` when given (a stale or wrong one), else
+    /// its current bridge session id. Returns the IQ's id (the answer shows
+    /// in [`Sim::participant_session_info_answers`]), or `None` when
+    /// nothing was sent (no Jingle session, or no bridge session id known).
+    pub fn participant_request_ice_restart(
+        &mut self,
+        id: ParticipantId,
+        bridge_session_override: Option<&str>,
+    ) -> Option<String> {
+        let at = self.clock.elapsed();
+        self.trace.note(
+            at,
+            format!("harness: participant #{} requests an ICE restart", id.0),
+        );
+        let iq_id = self.participants[id.0].request_ice_restart(bridge_session_override);
+        self.drain_participant(id.0);
+        iq_id
+    }
+
+    /// Participant `id` sends the legacy ICE-failed notice: a
+    /// `session-info` with `<ice-state>failed</ice-state>` and
+    /// `<bridge-session id/>` (`bridge_session_override` when given, else
+    /// its current bridge session id; left out when neither is known).
+    /// Returns the IQ's id, or `None` when it has no Jingle session.
+    pub fn participant_send_ice_failed(
+        &mut self,
+        id: ParticipantId,
+        bridge_session_override: Option<&str>,
+    ) -> Option<String> {
+        let at = self.clock.elapsed();
+        self.trace.note(
+            at,
+            format!("harness: participant #{} reports ICE failed", id.0),
+        );
+        let iq_id = self.participants[id.0].send_ice_failed(bridge_session_override);
+        self.drain_participant(id.0);
+        iq_id
+    }
+
+    /// The bridge session id participant `id` holds (`bridge-session/@id`
+    /// of its last session-initiate).
+    pub fn participant_bridge_session(&self, id: ParticipantId) -> Option<&str> {
+        self.participants[id.0].jingle().bridge_session.as_deref()
+    }
+
+    /// The bridge's ICE transport participant `id` holds now, as
+    /// `(ufrag, ice-generation)`: the offer's (generation 0), or that of the
+    /// last in-place ICE restart it applied.
+    pub fn participant_remote_ice(&self, id: ParticipantId) -> Option<(&str, u32)> {
+        let jingle = self.participants[id.0].jingle();
+        jingle
+            .bridge_ufrag
+            .as_deref()
+            .map(|ufrag| (ufrag, jingle.ice_generation))
+    }
+
+    /// How many `transport-info` requests participant `id` received.
+    pub fn participant_transport_infos(&self, id: ParticipantId) -> u32 {
+        self.participants[id.0].jingle().transport_infos
+    }
+
+    /// The answers participant `id` got to its `session-info` requests (ICE
+    /// restart requests and ICE-failed notices), in order: see
+    /// [`JingleAnswer::is_result`], `condition` and `text`.
+    pub fn participant_session_info_answers(&self, id: ParticipantId) -> Vec<&JingleAnswer> {
+        self.participants[id.0].session_info_answers()
+    }
 }

@@ -6,6 +6,15 @@
 //! `source-remove`, as XML or as Jitsi's compact JSON; `session-terminate`
 //! ends the session.
 //!
+//! ICE (jingle.md 8): the client can ask for an in-place ICE restart
+//! (`session-info` with `bridge-session ice-restart='true'`,
+//! [`JingleClient::ice_restart_request`]) or send the legacy ICE-failed
+//! notice ([`JingleClient::ice_failed_notice`]). A `transport-info` from the
+//! focus whose transport carries `ice-generation` is applied as the bridge's
+//! new transport (when newer than the one held), and answered, after the
+//! offer/answer delay, with the client's own `transport-info`: fresh ICE
+//! credentials tagged with the same generation.
+//!
 //! Written from the protocol notes, independently of the focus's own
 //! Jingle and source code, so that the two check each other.
 
@@ -15,7 +24,7 @@ use std::time::{Duration, Instant};
 use focus_proto::rng::FocusRng;
 use minidom::Element;
 
-use crate::sim::stanza::{NS_CLIENT, name};
+use crate::sim::stanza::{NS_CLIENT, NS_FOCUS, name};
 
 /// `urn:xmpp:jingle:1`.
 pub const NS_JINGLE: &str = "urn:xmpp:jingle:1";
@@ -272,8 +281,20 @@ pub struct JingleState {
     pub terminated: Option<String>,
     /// Remote sources by owner (`ssrc-info owner`, or the JSON key).
     pub remote: BTreeMap<String, BTreeSet<u32>>,
-    /// The bridge's ICE ufrag from the offer.
+    /// The bridge's ICE ufrag the client holds: the offer's, then that of
+    /// each in-place ICE restart applied.
     pub bridge_ufrag: Option<String>,
+    /// The bridge's ICE password, alongside [`JingleState::bridge_ufrag`].
+    pub bridge_pwd: Option<String>,
+    /// The `ice-generation` of the bridge transport the client holds: 0 for
+    /// the offer's, N after applying the restart transport of generation N.
+    pub ice_generation: u32,
+    /// `transport-info` requests received (of any session, applied or not).
+    pub transport_infos: u32,
+    /// Restart transports ignored because their `ice-generation` was not
+    /// newer than [`JingleState::ice_generation`] (lib-jitsi-meet drops
+    /// them with a warning).
+    pub stale_ice_transports: u32,
     /// `bridge-session/@id` from the offer.
     pub bridge_session: Option<String>,
     /// Every Jingle action received, in order.
@@ -302,6 +323,14 @@ pub struct JingleClient {
     fingerprint: String,
     /// The session-accept to send, and when.
     pending_accept: Option<(Instant, Element)>,
+    /// The `initiator` of the current offer.
+    initiator: Option<String>,
+    /// `(content name, media, data channel)` of the current offer's
+    /// contents, in order.
+    contents: Vec<(String, String, bool)>,
+    /// The answer to an in-place ICE restart to send (a `transport-info`
+    /// for that generation), and when.
+    pending_transport: Option<(Instant, u32)>,
     next_id: u64,
     /// Jingle requests sent and not answered yet: id → action.
     sent: BTreeMap<String, String>,
@@ -327,6 +356,9 @@ impl JingleClient {
             pwd: rng.token(24),
             fingerprint,
             pending_accept: None,
+            initiator: None,
+            contents: Vec::new(),
+            pending_transport: None,
             next_id: 0,
             sent: BTreeMap::new(),
             answers: Vec::new(),
@@ -379,12 +411,26 @@ impl JingleClient {
         &self.endpoint
     }
 
-    /// When the pending session-accept is due.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.pending_accept.as_ref().map(|(at, _)| *at)
+    /// Its current ICE credentials `(ufrag, pwd)` (rotated by each
+    /// in-place ICE restart it applies).
+    pub fn local_ice(&self) -> (&str, &str) {
+        (&self.ufrag, &self.pwd)
     }
 
-    /// The session-accept, when due.
+    /// When the pending session-accept, or the pending answer to an ICE
+    /// restart, is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.pending_accept.as_ref().map(|(at, _)| *at),
+            self.pending_transport.map(|(at, _)| at),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// What is due to be sent: the session-accept, else the
+    /// `transport-info` answering an in-place ICE restart (one per call).
     pub fn take_due(&mut self, now: Instant) -> Option<Element> {
         if self
             .pending_accept
@@ -394,6 +440,12 @@ impl JingleClient {
             self.state.accepted = true;
             return self.pending_accept.take().map(|(_, el)| el);
         }
+        if let Some((at, generation)) = self.pending_transport
+            && at <= now
+        {
+            self.pending_transport = None;
+            return self.restart_transport_info(generation);
+        }
         None
     }
 
@@ -402,6 +454,9 @@ impl JingleClient {
     pub fn on_jingle(&mut self, now: Instant, iq: &Element, jingle: &Element, me: &str) {
         let action = jingle.attr("action").unwrap_or("").to_owned();
         self.state.actions.push(action.clone());
+        if action == "transport-info" {
+            self.state.transport_infos += 1;
+        }
         let sid = jingle.attr("sid").map(str::to_owned);
         if action != "session-initiate" && sid != self.state.sid {
             self.state
@@ -413,6 +468,7 @@ impl JingleClient {
             "session-initiate" => self.on_offer(now, iq, jingle, me),
             "source-add" => self.apply_sources(jingle, true),
             "source-remove" => self.apply_sources(jingle, false),
+            "transport-info" => self.on_transport_info(now, jingle),
             "session-terminate" => {
                 let reason = jingle
                     .get_child("reason", NS_JINGLE)
@@ -422,6 +478,7 @@ impl JingleClient {
                 self.state.terminated = Some(reason);
                 self.state.sid = None;
                 self.pending_accept = None;
+                self.pending_transport = None;
                 self.state.remote.clear();
             }
             _ => {}
@@ -529,6 +586,208 @@ impl JingleClient {
         Some(self.request(&peer, jingle.build()))
     }
 
+    /// lib-jitsi-meet's `restartIce`: a `session-info` asking the focus for
+    /// an in-place ICE restart, `<bridge-session id ice-restart='true'/>`
+    /// with `bridge_session` as the id (default: the one of the current
+    /// offer). `None` without a session or a bridge session id.
+    pub fn ice_restart_request(&mut self, bridge_session: Option<&str>) -> Option<Element> {
+        let id = bridge_session
+            .map(str::to_owned)
+            .or_else(|| self.state.bridge_session.clone())?;
+        let bridge = Element::builder("bridge-session", NS_FOCUS)
+            .attr(name("ice-restart"), "true")
+            .attr(name("id"), id)
+            .build();
+        self.session_info(vec![bridge])
+    }
+
+    /// The legacy ICE-failed notice (lib-jitsi-meet's former
+    /// `sendIceFailedNotification`): a `session-info` with
+    /// `<ice-state>failed</ice-state>` and, when an id is known (or given
+    /// as `bridge_session`), `<bridge-session id/>`. `None` without a
+    /// session.
+    pub fn ice_failed_notice(&mut self, bridge_session: Option<&str>) -> Option<Element> {
+        let mut children = vec![
+            Element::builder("ice-state", NS_FOCUS)
+                .append("failed")
+                .build(),
+        ];
+        let id = bridge_session
+            .map(str::to_owned)
+            .or_else(|| self.state.bridge_session.clone());
+        if let Some(id) = id {
+            children.push(
+                Element::builder("bridge-session", NS_FOCUS)
+                    .attr(name("id"), id)
+                    .build(),
+            );
+        }
+        self.session_info(children)
+    }
+
+    /// A `session-info` for the current session carrying `children`, to
+    /// the session's peer ([`JingleClient::request`]: its answer is
+    /// recorded); `None` without a session.
+    fn session_info(&mut self, children: Vec<Element>) -> Option<Element> {
+        let sid = self.state.sid.clone()?;
+        let peer = self.state.peer.clone()?;
+        let mut jingle = Element::builder("jingle", NS_JINGLE).attr(name("action"), "session-info");
+        if let Some(initiator) = &self.initiator {
+            jingle = jingle.attr(name("initiator"), initiator.as_str());
+        }
+        let mut jingle = jingle.attr(name("sid"), sid).build();
+        for child in children {
+            jingle.append_child(child);
+        }
+        Some(self.request(&peer, jingle))
+    }
+
+    /// A `transport-info` from the focus (for the current session). One
+    /// whose transport carries `ice-generation` is the bridge's transport
+    /// after an in-place ICE restart (strophe.jingle.js hands it to
+    /// `onBridgeIceRestartTransport`): when newer than the one held it
+    /// replaces the remote credentials, the client's own are rotated, and
+    /// its answering `transport-info` is sent once the offer/answer cycle
+    /// is done (the offer's delay). Without `ice-generation` it carries
+    /// trickled candidates, which need no answer.
+    fn on_transport_info(&mut self, now: Instant, jingle: &Element) {
+        let Some(transport) = jingle
+            .children()
+            .filter(|c| c.is("content", NS_JINGLE))
+            .find_map(|c| c.get_child("transport", NS_ICE_UDP))
+        else {
+            self.state
+                .problems
+                .push("transport-info without an ICE-UDP transport".into());
+            return;
+        };
+        let Some(generation) = transport.attr("ice-generation") else {
+            return;
+        };
+        let Some(generation) = generation.parse::<u32>().ok().filter(|g| *g > 0) else {
+            self.state.problems.push(format!(
+                "transport-info with an invalid ice-generation {generation:?}"
+            ));
+            return;
+        };
+        let (Some(ufrag), Some(pwd)) = (
+            transport.attr("ufrag").filter(|u| !u.is_empty()),
+            transport.attr("pwd").filter(|p| !p.is_empty()),
+        ) else {
+            self.state.problems.push(format!(
+                "transport-info of ice-generation {generation} without ufrag or pwd"
+            ));
+            return;
+        };
+        if generation <= self.state.ice_generation {
+            self.state.stale_ice_transports += 1;
+            return;
+        }
+        self.state.bridge_ufrag = Some(ufrag.to_owned());
+        self.state.bridge_pwd = Some(pwd.to_owned());
+        self.state.ice_generation = generation;
+        self.rotate_ice(generation);
+        self.pending_transport = Some((now + self.spec.accept_delay, generation));
+    }
+
+    /// New local ICE credentials for `generation`, as the browser makes
+    /// when answering the restarted offer: drawn from a generator seeded by
+    /// the client's fingerprint and the generation, so that no other
+    /// random choice changes.
+    fn rotate_ice(&mut self, generation: u32) {
+        let mut rng = FocusRng::from_seed(self.ice_seed(generation));
+        self.ufrag = rng.token(4);
+        self.pwd = rng.token(24);
+    }
+
+    fn ice_seed(&self, generation: u32) -> [u8; 32] {
+        let mut seed = [0u8; 32];
+        for (lane, chunk) in seed.chunks_mut(8).enumerate() {
+            let mut h: u64 =
+                0xcbf2_9ce4_8422_2325 ^ (lane as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            for b in self.fingerprint.bytes().chain(generation.to_be_bytes()) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            chunk.copy_from_slice(&h.to_be_bytes());
+        }
+        seed
+    }
+
+    /// lib-jitsi-meet's `_sendIceRestartTransportInfo`: to the session's
+    /// peer, one content per media of the session (named by its media:
+    /// `audio`, `video`, `application`, creator `responder`), each with
+    /// the client's transport tagged `ice-generation`: `sctpmap` for the
+    /// data channel, the fingerprint (`setup='active'`, as in its
+    /// session-accept) and one host candidate of this generation. `None`
+    /// without a session.
+    fn restart_transport_info(&mut self, generation: u32) -> Option<Element> {
+        let sid = self.state.sid.clone()?;
+        let peer = self.state.peer.clone()?;
+        let mut rng = FocusRng::from_seed(self.ice_seed(generation));
+        // Past the credentials' draws: the candidate's own values.
+        let _ = (rng.token(4), rng.token(24));
+        let port = 10_000 + rng.next_u64() % 50_000;
+        let candidate = Element::builder("candidate", NS_ICE_UDP)
+            .attr(name("component"), "1")
+            .attr(name("foundation"), (rng.next_u64() as u32).to_string())
+            .attr(name("generation"), "0")
+            .attr(name("id"), rng.token(10))
+            .attr(name("ip"), format!("192.0.2.{}", 1 + rng.next_u64() % 254))
+            .attr(name("network"), "1")
+            .attr(name("port"), port.to_string())
+            .attr(name("priority"), "2122260223")
+            .attr(name("protocol"), "udp")
+            .attr(name("type"), "host")
+            .build();
+        let mut jingle =
+            Element::builder("jingle", NS_JINGLE).attr(name("action"), "transport-info");
+        if let Some(initiator) = &self.initiator {
+            jingle = jingle.attr(name("initiator"), initiator.as_str());
+        }
+        let mut jingle = jingle.attr(name("sid"), sid).build();
+        let contents = if self.contents.is_empty() {
+            vec![("audio".to_owned(), "audio".to_owned(), false)]
+        } else {
+            self.contents.clone()
+        };
+        for (content_name, media, data) in contents {
+            let mut transport = Element::builder("transport", NS_ICE_UDP)
+                .attr(name("ice-generation"), generation.to_string())
+                .attr(name("pwd"), self.pwd.as_str())
+                .attr(name("ufrag"), self.ufrag.as_str());
+            if data {
+                transport = transport.append(
+                    Element::builder("sctpmap", NS_SCTP)
+                        .attr(name("number"), "5000")
+                        .attr(name("protocol"), "webrtc-datachannel")
+                        .attr(name("streams"), "0"),
+                );
+            }
+            let transport = transport
+                .append(
+                    Element::builder("fingerprint", NS_DTLS)
+                        .attr(name("hash"), "sha-256")
+                        .attr(name("setup"), "active")
+                        .append(self.fingerprint.as_str()),
+                )
+                .append(candidate.clone());
+            let content_name = if media.is_empty() {
+                content_name
+            } else {
+                media
+            };
+            jingle.append_child(
+                Element::builder("content", NS_JINGLE)
+                    .attr(name("creator"), "responder")
+                    .attr(name("name"), content_name)
+                    .append(transport)
+                    .build(),
+            );
+        }
+        Some(self.request(&peer, jingle))
+    }
+
     fn on_offer(&mut self, now: Instant, iq: &Element, jingle: &Element, me: &str) {
         self.state.offers += 1;
         self.state.sid = jingle.attr("sid").map(str::to_owned);
@@ -536,14 +795,35 @@ impl JingleClient {
         self.state.accepted = false;
         self.state.terminated = None;
         self.state.remote.clear();
-        self.state.bridge_ufrag = jingle
+        let transport = jingle
             .children()
             .filter(|c| c.is("content", NS_JINGLE))
-            .find_map(|c| c.get_child("transport", NS_ICE_UDP))
-            .and_then(|t| t.attr("ufrag"))
-            .map(str::to_owned);
+            .find_map(|c| c.get_child("transport", NS_ICE_UDP));
+        self.state.bridge_ufrag = transport.and_then(|t| t.attr("ufrag")).map(str::to_owned);
+        self.state.bridge_pwd = transport.and_then(|t| t.attr("pwd")).map(str::to_owned);
+        self.state.ice_generation = 0;
+        self.pending_transport = None;
+        self.initiator = jingle.attr("initiator").map(str::to_owned);
+        self.contents = jingle
+            .children()
+            .filter(|c| c.is("content", NS_JINGLE))
+            .map(|c| {
+                let data = c
+                    .get_child("transport", NS_ICE_UDP)
+                    .is_some_and(|t| t.has_child("sctpmap", NS_SCTP));
+                let media = c
+                    .get_child("description", NS_RTP)
+                    .and_then(|d| d.attr("media"))
+                    .unwrap_or(if data { "application" } else { "" });
+                (
+                    c.attr("name").unwrap_or("").to_owned(),
+                    media.to_owned(),
+                    data,
+                )
+            })
+            .collect();
         self.state.bridge_session = jingle
-            .get_child("bridge-session", "http://jitsi.org/protocol/focus")
+            .get_child("bridge-session", NS_FOCUS)
             .and_then(|b| b.attr("id"))
             .map(str::to_owned);
         self.apply_sources(jingle, true);
@@ -798,6 +1078,136 @@ mod tests {
         let j = stale.get_child("jingle", NS_JINGLE).expect("jingle");
         client.on_jingle(now, &stale, j, "u@meet.jitsi/r");
         assert_eq!(client.state.problems.len(), 1);
+    }
+
+    #[test]
+    fn an_in_place_ice_restart_is_requested_applied_and_answered() {
+        let now = Instant::now();
+        let mut rng = FocusRng::from_seed([3; 32]);
+        let mut client = JingleClient::new("cafe0003", MediaSpec::default(), &mut rng);
+        assert!(client.ice_restart_request(None).is_none(), "no session");
+        let offer = xml(&OFFER.replace(
+            "</jingle>",
+            "<bridge-session xmlns='http://jitsi.org/protocol/focus' id='bs1'/></jingle>",
+        ));
+        let jingle = offer.get_child("jingle", NS_JINGLE).expect("jingle");
+        client.on_jingle(now, &offer, jingle, "u@meet.jitsi/r");
+        assert_eq!(client.state.bridge_session.as_deref(), Some("bs1"));
+        client
+            .take_due(now + Duration::from_secs(1))
+            .expect("accept");
+        let (ufrag0, pwd0) = {
+            let (u, p) = client.local_ice();
+            (u.to_owned(), p.to_owned())
+        };
+
+        let request = client.ice_restart_request(None).expect("request");
+        assert_eq!(request.attr("to"), Some("room@muc.meet.jitsi/focus"));
+        let j = request.get_child("jingle", NS_JINGLE).expect("jingle");
+        assert_eq!(j.attr("action"), Some("session-info"));
+        assert_eq!(j.attr("sid"), Some("s1"));
+        assert_eq!(j.attr("initiator"), Some("focus@auth.meet.jitsi/focus"));
+        let b = j
+            .get_child("bridge-session", NS_FOCUS)
+            .expect("bridge-session");
+        assert_eq!(
+            (b.attr("id"), b.attr("ice-restart")),
+            (Some("bs1"), Some("true"))
+        );
+        let stale = client.ice_restart_request(Some("old")).expect("request");
+        let j = stale.get_child("jingle", NS_JINGLE).expect("jingle");
+        let b = j
+            .get_child("bridge-session", NS_FOCUS)
+            .expect("bridge-session");
+        assert_eq!(b.attr("id"), Some("old"));
+        let failed = client.ice_failed_notice(None).expect("notice");
+        let j = failed.get_child("jingle", NS_JINGLE).expect("jingle");
+        assert_eq!(
+            j.get_child("ice-state", NS_FOCUS)
+                .map(Element::text)
+                .as_deref(),
+            Some("failed")
+        );
+        let b = j
+            .get_child("bridge-session", NS_FOCUS)
+            .expect("bridge-session");
+        assert_eq!((b.attr("id"), b.attr("ice-restart")), (Some("bs1"), None));
+
+        let info = |generation: Option<u32>, ufrag: &str| {
+            let generation = generation
+                .map(|g| format!(" ice-generation='{g}'"))
+                .unwrap_or_default();
+            xml(&format!(
+                "<iq xmlns='jabber:client' type='set' id='t{ufrag}' from='room@muc.meet.jitsi/focus'>\
+                 <jingle xmlns='urn:xmpp:jingle:1' action='transport-info' sid='s1'>\
+                 <content creator='initiator' name='audio'>\
+                 <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='{ufrag}' pwd='p{ufrag}'{generation}>\
+                 <candidate component='1' foundation='1' generation='0' id='c1' network='0' \
+                   priority='1' protocol='udp' type='host' ip='198.51.100.1' port='10000'/>\
+                 <fingerprint xmlns='urn:xmpp:jingle:apps:dtls:0' hash='sha-256' setup='actpass'>AA</fingerprint>\
+                 </transport></content></jingle></iq>"
+            ))
+        };
+        // Trickled candidates: counted, nothing else.
+        let trickle = info(None, "bu");
+        let j = trickle.get_child("jingle", NS_JINGLE).expect("jingle");
+        client.on_jingle(now, &trickle, j, "u@meet.jitsi/r");
+        assert_eq!(client.state.transport_infos, 1);
+        assert!(client.poll_timeout().is_none());
+
+        let restart = info(Some(1), "nu");
+        let j = restart.get_child("jingle", NS_JINGLE).expect("jingle");
+        client.on_jingle(now, &restart, j, "u@meet.jitsi/r");
+        assert_eq!(client.state.transport_infos, 2);
+        assert_eq!(client.state.bridge_ufrag.as_deref(), Some("nu"));
+        assert_eq!(client.state.bridge_pwd.as_deref(), Some("pnu"));
+        assert_eq!(client.state.ice_generation, 1);
+        let (ufrag1, pwd1) = client.local_ice();
+        assert!(ufrag1 != ufrag0 && pwd1 != pwd0, "new credentials");
+        let (ufrag1, pwd1) = (ufrag1.to_owned(), pwd1.to_owned());
+        assert!(client.take_due(now).is_none(), "not before the delay");
+        let answer = client
+            .take_due(now + Duration::from_millis(100))
+            .expect("transport-info");
+        assert_eq!(answer.attr("to"), Some("room@muc.meet.jitsi/focus"));
+        let j = answer.get_child("jingle", NS_JINGLE).expect("jingle");
+        assert_eq!(j.attr("action"), Some("transport-info"));
+        assert_eq!(j.attr("sid"), Some("s1"));
+        let contents: Vec<_> = j
+            .children()
+            .filter(|c| c.is("content", NS_JINGLE))
+            .collect();
+        let names: Vec<_> = contents.iter().filter_map(|c| c.attr("name")).collect();
+        assert_eq!(names, ["audio", "video", "application"]);
+        for c in &contents {
+            let t = c.get_child("transport", NS_ICE_UDP).expect("transport");
+            assert_eq!(t.attr("ice-generation"), Some("1"));
+            assert_eq!(t.attr("ufrag"), Some(ufrag1.as_str()));
+            assert_eq!(t.attr("pwd"), Some(pwd1.as_str()));
+            let f = t.get_child("fingerprint", NS_DTLS).expect("fingerprint");
+            assert_eq!(f.attr("setup"), Some("active"));
+            assert!(t.has_child("candidate", NS_ICE_UDP));
+        }
+        assert!(
+            contents[2]
+                .get_child("transport", NS_ICE_UDP)
+                .is_some_and(|t| t.has_child("sctpmap", NS_SCTP))
+        );
+
+        // A duplicate of generation 1 is stale: ignored, no answer.
+        client.on_jingle(now, &restart, j_of(&restart), "u@meet.jitsi/r");
+        assert_eq!(client.state.stale_ice_transports, 1);
+        assert_eq!(client.state.ice_generation, 1);
+        assert!(client.poll_timeout().is_none());
+        assert!(
+            client.state.problems.is_empty(),
+            "{:?}",
+            client.state.problems
+        );
+    }
+
+    fn j_of(iq: &Element) -> &Element {
+        iq.get_child("jingle", NS_JINGLE).expect("jingle")
     }
 
     #[test]

@@ -209,8 +209,9 @@ impl Participant {
         &self.jingle.own
     }
 
-    /// The answers to its Jingle requests (its session-accepts, and what
-    /// [`Sim::send_jingle`](super::Sim::send_jingle) sent), in order.
+    /// The answers to its Jingle requests (its session-accepts, its
+    /// `transport-info`s answering ICE restarts, its `session-info`s, and
+    /// what [`Sim::send_jingle`](super::Sim::send_jingle) sent), in order.
     pub fn jingle_answers(&self) -> &[super::JingleAnswer] {
         &self.jingle.answers
     }
@@ -231,6 +232,47 @@ impl Participant {
         let id = iq.attr("id").unwrap_or_default().to_owned();
         self.outbox.push_back(Transmit::Stanza(iq));
         id
+    }
+
+    /// Asks the focus for an in-place ICE restart (`session-info` with
+    /// `<bridge-session id ice-restart='true'/>`), the id being
+    /// `bridge_session` when given, else its current bridge session id;
+    /// returns the IQ's id, or `None` (nothing sent) without a Jingle
+    /// session or a bridge session id.
+    pub(crate) fn request_ice_restart(&mut self, bridge_session: Option<&str>) -> Option<String> {
+        let iq = self.jingle.ice_restart_request(bridge_session)?;
+        Some(self.queue_request(iq))
+    }
+
+    /// Sends the legacy ICE-failed notice (`session-info` with
+    /// `<ice-state>failed</ice-state>` and `<bridge-session id/>`, the id
+    /// being `bridge_session` when given, else its current one); returns
+    /// the IQ's id, or `None` (nothing sent) without a Jingle session.
+    pub(crate) fn send_ice_failed(&mut self, bridge_session: Option<&str>) -> Option<String> {
+        let iq = self.jingle.ice_failed_notice(bridge_session)?;
+        Some(self.queue_request(iq))
+    }
+
+    fn queue_request(&mut self, iq: Element) -> String {
+        let id = iq.attr("id").unwrap_or_default().to_owned();
+        self.outbox.push_back(Transmit::Stanza(iq));
+        id
+    }
+
+    /// The answers to its `session-info` requests (ICE restart requests and
+    /// ICE-failed notices), in order.
+    pub fn session_info_answers(&self) -> Vec<&super::JingleAnswer> {
+        self.jingle
+            .answers
+            .iter()
+            .filter(|a| a.action == "session-info")
+            .collect()
+    }
+
+    /// Its current ICE credentials `(ufrag, pwd)`, rotated by every
+    /// in-place ICE restart it applies.
+    pub fn local_ice(&self) -> (&str, &str) {
+        self.jingle.local_ice()
     }
 
     /// Its id.
@@ -376,10 +418,11 @@ impl Participant {
             .min()
     }
 
-    /// Fires due timers: the first request, and retries.
+    /// Fires due timers: the first request, retries, and Jingle answers
+    /// (session-accept, transport-info after an ICE restart).
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        if let Some(accept) = self.jingle.take_due(now) {
-            self.outbox.push_back(Transmit::Stanza(accept));
+        while let Some(due) = self.jingle.take_due(now) {
+            self.outbox.push_back(Transmit::Stanza(due));
         }
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
