@@ -13,7 +13,10 @@
 //!   left;
 //! - a screen share added mid-call (`source-add` of `<ep>-v1`, desktop,
 //!   with RTX and FID) reaches the others, and its `source-remove` takes
-//!   it away again.
+//!   it away again;
+//! - an in-place ICE restart asked for by a participant: the bridge's new
+//!   credentials reach it in a `transport-info`, its answer reaches the
+//!   bridge, the session stays.
 //!
 //! No timing is asserted: states are polled with generous deadlines.
 //! Skipped (with a message) when Prosody is not installed, unless
@@ -334,8 +337,84 @@ fn screen_share_reaches_the_others_and_goes_away(rt: Runtime) {
     assert_eq!(status.conferences, 1, "{status:?}");
 }
 
+/// (3) An in-place ICE restart (jingle.md 8): the participant's
+/// `session-info` is accepted, the bridge hands out new credentials with
+/// `ice-generation` 1, the focus relays them in a `transport-info`, and the
+/// participant's answering `transport-info` reaches the bridge. The
+/// session and everyone's sources stay as they were.
+fn ice_restart_is_relayed_both_ways(rt: Runtime) {
+    if !e2e_enabled() {
+        return;
+    }
+    let mut d = deploy(rt);
+    let ps = d.participants(2);
+    wait_all_accepted(&ps);
+    wait_converged(&ps, "sources after two joins");
+    let restarting = &ps[0];
+    let before = restarting.view().jingle;
+    assert_eq!(before.ice_generation, 0);
+
+    let answer = restarting
+        .request_ice_restart(ANSWER)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(answer.is_result(), "ICE restart refused: {answer:?}");
+    let after = poll(SETTLE, || {
+        let jingle = restarting.view().jingle;
+        if jingle.ice_generation == 1 {
+            Ok(jingle)
+        } else {
+            Err(format!("no restarted transport applied: {jingle:?}"))
+        }
+    });
+    assert_ne!(after.bridge_ufrag, before.bridge_ufrag, "new credentials");
+    assert_eq!(after.sid, before.sid, "the same Jingle session");
+    assert_eq!(after.offers, 1, "no re-invite");
+    let answered = format!("ICE restart of {} in ", restarting.nick());
+    assert!(
+        d.bridge
+            .wait_for_log("answered by the participant (generation 1)", SETTLE)
+            && d.bridge.count_log(&answered) >= 2,
+        "the bridge never got the participant's answer:\n{}",
+        d.bridge.logs()
+    );
+    poll(ANSWER, || {
+        let answers = restarting.view().answers;
+        if answers
+            .iter()
+            .any(|a| a.action == "transport-info" && a.is_result())
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "the focus did not accept the answering transport-info: {answers:?}"
+            ))
+        }
+    });
+    assert_eq!(
+        ps[1].view().jingle.transport_infos,
+        0,
+        "the other untouched"
+    );
+    wait_converged(&ps, "sources after the restart");
+    assert_clean(&ps);
+    let (status, metrics) = d
+        .focus
+        .http_get("/metrics")
+        .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("jitsi_jicofo_ice_restarts_relayed") && l.ends_with(" 1")),
+        "{metrics}"
+    );
+    let status = d.wait_bridge("two endpoints", |s| s.endpoints == 2);
+    assert_eq!(status.conferences, 1, "{status:?}");
+}
+
 // Each test once per runtime: `tokio::<name>` and `async_std::<name>`.
 focus_tests::on_both_runtimes!(
     three_participants_share_sources_through_one_bridge,
     screen_share_reaches_the_others_and_goes_away,
+    ice_restart_is_relayed_both_ways,
 );

@@ -37,6 +37,7 @@ use super::manager::{Ctx, MucIq, TimerKind};
 use super::{ConferenceEvent, Conferences};
 use crate::bridge::brewery::bridge_connection;
 use crate::bridge::{BridgeSelector, ConferenceBridge, ParticipantProperties};
+use crate::config::ReinviteMethod;
 use crate::ext::colibri2::{
     AllocationFailure, Answer, BridgeMark, ConferenceModify, Media as ColibriMedia,
     ParticipantInfo, RequestFailure, allocation_outcome, request_outcome,
@@ -44,6 +45,7 @@ use crate::ext::colibri2::{
 use crate::ext::error::{Condition, IqKind, StanzaError, iq_error, iq_request, iq_result};
 use crate::ext::jingle::offer::{
     ClientFeatures, OfferExtensions, OfferOptions, offer_contents, session_initiate,
+    transport_replace,
 };
 use crate::ext::jingle::{
     Action, BridgeSession as JingleBridgeSession, Content, Jingle, JsonMessage, ReasonCondition,
@@ -116,6 +118,9 @@ pub struct ParticipantMedia {
     /// The `ice-generation` of the bridge transport last relayed to it
     /// after an in-place ICE restart (of its current endpoint).
     last_relayed_ice_generation: Option<u32>,
+    /// A re-invite with `ReplaceTransport` is under way: its live session
+    /// (this was its state) gets the new offer as a `transport-replace`.
+    replacing: Option<SessionState>,
     signaling: SourceSignaling,
 }
 
@@ -144,6 +149,7 @@ impl ParticipantMedia {
             restart_requests: Vec::new(),
             ice_restart_requests: Vec::new(),
             last_relayed_ice_generation: None,
+            replacing: None,
             signaling: SourceSignaling::new(ReceiverFilter::default()),
         }
     }
@@ -220,12 +226,13 @@ pub(crate) enum MediaIq {
         /// SCTP was asked for.
         sctp: bool,
     },
-    /// A session-initiate.
+    /// A session-initiate, or a transport-replace (`replace`).
     Offer {
         room: BareJid,
         generation: u64,
         nick: String,
         sid: String,
+        replace: bool,
     },
     /// A fire-and-forget bridge request, sent while the conference's
     /// session on the bridge was `session` (`None`: none, as for the
@@ -429,10 +436,31 @@ impl Conferences {
                 self.on_allocated(now, ctx, &room, &nick, &bridge, sctp, answer.as_ref());
             }
             MediaIq::Offer {
-                room, nick, sid, ..
+                room,
+                nick,
+                sid,
+                replace,
+                ..
             } => {
-                if let IqOutcome::Error { error: e, .. } = outcome {
-                    warn!(conference = %room, endpoint = %nick, condition = e.condition.as_str(), "session-initiate refused");
+                // No answer to a session-initiate counts as an ack (clients
+                // may be slow); a transport-replace needs its result.
+                let action = if replace {
+                    "transport-replace"
+                } else {
+                    "session-initiate"
+                };
+                let failed = match &outcome {
+                    IqOutcome::Result(_) => None,
+                    IqOutcome::Error { error, .. } => Some(error.condition.as_str()),
+                    IqOutcome::Timeout => replace.then_some("timeout"),
+                };
+                let current = self
+                    .conferences
+                    .get(&room)
+                    .and_then(|c| c.media.participants.get(&nick))
+                    .is_some_and(|p| p.sid.as_deref() == Some(sid.as_str()));
+                if let Some(condition) = failed.filter(|_| current) {
+                    warn!(conference = %room, endpoint = %nick, condition, action, "offer refused");
                     let reason = (ReasonCondition::GeneralError, "jingle session failed");
                     self.terminate(now, ctx, &room, &nick, &sid, Some(reason));
                 }
@@ -575,6 +603,8 @@ impl Conferences {
             diarize: member.diarize,
             use_sctp: options.sctp,
             media,
+            // Kept across a ReplaceTransport re-invite, else none yet.
+            sources: conf.media.sources.get(nick).cloned().unwrap_or_default(),
             ..super::relays::empty_info(nick)
         };
         let first = !conf.media.bridges.contains_key(&bridge);
@@ -725,16 +755,29 @@ impl Conferences {
         } else {
             add_sources_to_contents(&mut contents, &to_offer);
         }
-        let sid = new_sid(ctx);
-        p.retire_sid();
         let initiator = ctx
             .client_jid
             .cloned()
             .map(Jid::from)
             .unwrap_or_else(|| Jid::from(conf.focus_occupant.clone()));
-        let jingle = session_initiate(&sid, initiator, contents, &extensions);
-        p.sid = Some(sid.clone());
-        p.state = SessionState::Pending;
+        // ReplaceTransport: the live session gets the offer in place.
+        let replacing = p.replacing.take().zip(p.sid.clone());
+        let replace = replacing.is_some();
+        let (jingle, sid, action) = match replacing {
+            Some((state, sid)) => {
+                p.state = state;
+                let jingle = transport_replace(&sid, initiator, contents, &extensions);
+                (jingle, sid, "transport-replace")
+            }
+            None => {
+                let sid = new_sid(ctx);
+                p.retire_sid();
+                p.sid = Some(sid.clone());
+                p.state = SessionState::Pending;
+                let jingle = session_initiate(&sid, initiator, contents, &extensions);
+                (jingle, sid, "session-initiate")
+            }
+        };
         let Ok(occupant) = room.with_resource_str(nick) else {
             return;
         };
@@ -743,6 +786,7 @@ impl Conferences {
             generation: conf.generation,
             nick: nick.to_owned(),
             sid: sid.clone(),
+            replace,
         });
         let id = self.iqs.register(
             ctx.rng,
@@ -752,8 +796,8 @@ impl Conferences {
             occupant.as_str(),
             context,
         );
-        info!(conference = %room, endpoint = nick, bridge = %bridge, sid = %sid, "session-initiate");
-        self.jingle_stats.count_sent("session-initiate");
+        info!(conference = %room, endpoint = nick, bridge = %bridge, sid = %sid, action, "offer");
+        self.jingle_stats.count_sent(action);
         ctx.send(iq_request(
             IqKind::Set,
             &id,
@@ -823,7 +867,12 @@ impl Conferences {
             return;
         }
         match Action::from_wire(action) {
-            Some(Action::SessionAccept) => self.on_accept(now, ctx, &room, &nick, iq, jingle),
+            Some(Action::SessionAccept) => {
+                self.on_accept(now, ctx, &room, &nick, iq, jingle, true);
+            }
+            Some(Action::TransportAccept) => {
+                self.on_accept(now, ctx, &room, &nick, iq, jingle, false);
+            }
             Some(a) if a.is_source_add() => self.on_source_add(now, ctx, &room, &nick, iq, jingle),
             Some(a) if a.is_source_remove() => {
                 self.on_source_remove(now, ctx, &room, &nick, iq, jingle)
@@ -848,7 +897,8 @@ impl Conferences {
                 }
             }
             Some(Action::SessionInfo) => self.on_session_info(now, ctx, &room, &nick, iq, jingle),
-            Some(Action::TransportAccept | Action::TransportReject) => {
+            Some(Action::TransportReject) => {
+                warn!(conference = %room, endpoint = %nick, "transport-reject: the participant keeps its transport");
                 ctx.send(iq_result(iq, None));
             }
             _ => ctx.send(jingle_error(
@@ -918,7 +968,7 @@ impl Conferences {
         let sid = jingle.attr("sid").unwrap_or("").to_owned();
         self.terminate(now, ctx, room, nick, &sid, None);
         if restart && !limited {
-            self.reinvite(now, ctx, room, nick);
+            self.reinvite(now, ctx, room, nick, None);
         }
     }
 
@@ -1174,16 +1224,32 @@ impl Conferences {
             return;
         };
         let sid = p.sid.clone().unwrap_or_default();
-        let live = matches!(p.state, SessionState::Pending | SessionState::Active);
-        let reason = live.then_some((ReasonCondition::Success, "moving"));
+        let state = p.state.clone();
+        let live = matches!(state, SessionState::Pending | SessionState::Active);
         info!(conference = %room, endpoint = nick, "moving the participant to another bridge session");
         self.stats_mut().participants_moved += 1;
+        if live && ctx.config.conference.reinvite_method == ReinviteMethod::ReplaceTransport {
+            // The session and the sources stay; only the endpoint moves.
+            self.release_endpoint(now, ctx, room, nick);
+            self.reinvite(now, ctx, room, nick, Some(state));
+            return;
+        }
+        let reason = live.then_some((ReasonCondition::Success, "moving"));
         self.terminate(now, ctx, room, nick, &sid, reason);
-        self.reinvite(now, ctx, room, nick);
+        self.reinvite(now, ctx, room, nick, None);
     }
 
-    /// Allocates and offers again with the features already known.
-    fn reinvite(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+    /// Allocates and offers again with the features already known: in a
+    /// new session, or in its live session (which was in state
+    /// `replacing`) with a `transport-replace`.
+    fn reinvite(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+        replacing: Option<SessionState>,
+    ) {
         let Some(p) = self
             .conferences
             .get_mut(room)
@@ -1194,7 +1260,10 @@ impl Conferences {
         p.state = SessionState::Allocating;
         p.reinvited = true;
         p.last_relayed_ice_generation = None;
-        p.retire_sid();
+        if replacing.is_none() {
+            p.retire_sid();
+        }
+        p.replacing = replacing;
         self.allocate(now, ctx, room, nick);
     }
 
@@ -1381,6 +1450,12 @@ impl Conferences {
         }
     }
 
+    /// A session-accept (`session`), or a transport-accept answering a
+    /// transport-replace: the sources are validated and added, the
+    /// transport goes to the bridge and the sources to the others. Only a
+    /// session-accept changes the session's state (active, or ended when
+    /// refused).
+    #[allow(clippy::too_many_arguments)]
     fn on_accept(
         &mut self,
         now: Instant,
@@ -1389,7 +1464,13 @@ impl Conferences {
         nick: &str,
         iq: &Element,
         jingle: &Element,
+        session: bool,
     ) {
+        let action = if session {
+            "session-accept"
+        } else {
+            "transport-accept"
+        };
         let parsed = Jingle::parse(jingle);
         let sources = parse_jingle(jingle);
         let Some(conf) = self.conferences.get_mut(room) else {
@@ -1398,30 +1479,31 @@ impl Conferences {
         let Some(p) = conf.media.participants.get_mut(nick) else {
             return;
         };
-        p.state = SessionState::Active;
-        let (parsed, sources) = match (parsed, sources) {
-            (Ok(j), Ok(s)) => (j, s),
-            (_, Err(e)) => {
-                p.state = SessionState::Ended;
-                ctx.send(bad_request(iq, &e));
-                return;
-            }
-            (Err(e), _) => {
-                p.state = SessionState::Ended;
-                ctx.send(bad_request(iq, &e));
+        if session {
+            p.state = SessionState::Active;
+        }
+        let refused = match (parsed, sources) {
+            (Ok(j), Ok(s)) => match conf.media.sources.try_to_add(nick, &s) {
+                Ok(accepted) => Ok((j, accepted)),
+                Err(e) => {
+                    warn!(conference = %room, endpoint = nick, error = %e, action, "sources refused");
+                    Err(bad_request(iq, &e))
+                }
+            },
+            (_, Err(e)) => Err(bad_request(iq, &e)),
+            (Err(e), _) => Err(bad_request(iq, &e)),
+        };
+        let (parsed, accepted) = match refused {
+            Ok(ok) => ok,
+            Err(answer) => {
+                if session {
+                    p.state = SessionState::Ended;
+                }
+                ctx.send(answer);
                 return;
             }
         };
-        let accepted = match conf.media.sources.try_to_add(nick, &sources) {
-            Ok(a) => a,
-            Err(e) => {
-                warn!(conference = %room, endpoint = nick, error = %e, "session-accept sources refused");
-                p.state = SessionState::Ended;
-                ctx.send(bad_request(iq, &e));
-                return;
-            }
-        };
-        info!(conference = %room, endpoint = nick, sources = accepted.sources().len(), "session accepted");
+        info!(conference = %room, endpoint = nick, sources = accepted.sources().len(), action, "accepted");
         let mut transport = parsed.first_transport().cloned();
         if let Some(t) = &mut transport {
             t.rtcp_mux = true;
@@ -1431,10 +1513,12 @@ impl Conferences {
         self.propagate(now, ctx, room, nick, &accepted);
         self.flush_signaling(ctx, room, nick);
         ctx.send(iq_result(iq, None));
-        ctx.event(ConferenceEvent::SessionAccepted {
-            room: room.clone(),
-            endpoint: nick.to_owned(),
-        });
+        if session {
+            ctx.event(ConferenceEvent::SessionAccepted {
+                room: room.clone(),
+                endpoint: nick.to_owned(),
+            });
+        }
     }
 
     fn on_source_add(
@@ -1806,8 +1890,22 @@ impl Conferences {
         room: &BareJid,
         nick: &str,
     ) -> Option<EndpointSourceSet> {
-        let conf = self.conferences.get_mut(room)?;
-        let removed = conf.media.sources.remove_owner(nick);
+        let removed = self
+            .conferences
+            .get_mut(room)?
+            .media
+            .sources
+            .remove_owner(nick);
+        self.release_endpoint(now, ctx, room, nick);
+        removed
+    }
+
+    /// Expires `nick`'s endpoint on its bridge (the bridge conference, when
+    /// it was the last) and forgets it there; its sources stay.
+    fn release_endpoint(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid, nick: &str) {
+        let Some(conf) = self.conferences.get_mut(room) else {
+            return;
+        };
         let bridge = conf
             .media
             .participants
@@ -1840,7 +1938,6 @@ impl Conferences {
             }
             self.sync_bridge_count(ctx, room);
         }
-        removed
     }
 
     /// `single-participant-timeout`: the lone participant's session ends

@@ -421,7 +421,8 @@ pub struct LoadRedistribution {
 pub enum ReinviteMethod {
     /// Terminate and re-create the Jingle session.
     RestartJingle,
-    /// Send a `transport-replace`.
+    /// Keep the live Jingle session and send the new bridge's transport in
+    /// a `transport-replace` (lib-jitsi-meet acks it without applying it).
     ReplaceTransport,
 }
 

@@ -342,7 +342,7 @@ pub struct MediaView {
     /// Its own sources (what it accepted with and added since).
     pub own: OwnSources,
     /// The answers to the Jingle requests it sent (session-accept,
-    /// source-add, source-remove), in order.
+    /// source-add, source-remove, session-info, transport-info), in order.
     pub answers: Vec<JingleAnswer>,
     /// disco#info queries it answered (the focus's feature discovery).
     pub disco_info: u32,
@@ -370,10 +370,28 @@ impl MediaView {
     }
 }
 
+/// A Jingle request a [`MediaParticipant`] can be told to send.
+#[derive(Debug, Clone, Copy)]
+enum Request {
+    /// Start (`true`) or stop the screen share.
+    ScreenShare(bool),
+    /// Ask for an in-place ICE restart of the current bridge session.
+    IceRestart,
+}
+
+impl Request {
+    fn action(self) -> &'static str {
+        match self {
+            Request::ScreenShare(true) => "source-add",
+            Request::ScreenShare(false) => "source-remove",
+            Request::IceRestart => "session-info",
+        }
+    }
+}
+
 enum Command {
-    /// Start (`true`) or stop the screen share; the IQ id sent, if any,
-    /// goes back.
-    ScreenShare(bool, mpsc::Sender<Option<String>>),
+    /// Send a Jingle request; the IQ id sent, if any, goes back.
+    Send(Request, mpsc::Sender<Option<String>>),
     /// Leave the room and close the connection.
     Leave,
 }
@@ -493,19 +511,28 @@ impl MediaParticipant {
     /// `within` for the focus's answer. `Err` when there is no session, a
     /// share is already on, or no answer came.
     pub fn start_screen_share(&self, within: Duration) -> Result<JingleAnswer, String> {
-        self.screen_share(true, within)
+        self.request(Request::ScreenShare(true), within)
     }
 
     /// Stops the screen share (`source-remove`) and waits for the answer.
     pub fn stop_screen_share(&self, within: Duration) -> Result<JingleAnswer, String> {
-        self.screen_share(false, within)
+        self.request(Request::ScreenShare(false), within)
     }
 
-    fn screen_share(&self, on: bool, within: Duration) -> Result<JingleAnswer, String> {
-        let what = if on { "source-add" } else { "source-remove" };
+    /// Asks the focus for an in-place ICE restart of its current bridge
+    /// session (`session-info` with `bridge-session ice-restart='true'`,
+    /// [`JingleClient::ice_restart_request`]) and waits up to `within` for
+    /// the answer. The restarted transport, when it comes, shows in
+    /// [`MediaView::jingle`] (`ice_generation`, `bridge_ufrag`).
+    pub fn request_ice_restart(&self, within: Duration) -> Result<JingleAnswer, String> {
+        self.request(Request::IceRestart, within)
+    }
+
+    fn request(&self, request: Request, within: Duration) -> Result<JingleAnswer, String> {
+        let what = request.action();
         let (tx, rx) = mpsc::channel();
         self.commands
-            .send(Command::ScreenShare(on, tx))
+            .send(Command::Send(request, tx))
             .map_err(|_| format!("{}: the participant has stopped", self.nick))?;
         let id = rx
             .recv_timeout(within)
@@ -598,11 +625,13 @@ impl Driver {
         loop {
             loop {
                 match commands.try_recv() {
-                    Ok(Command::ScreenShare(on, reply)) => {
-                        let iq = if on {
-                            self.jingle.start_screen_share(&mut self.rng)
-                        } else {
-                            self.jingle.stop_screen_share()
+                    Ok(Command::Send(request, reply)) => {
+                        let iq = match request {
+                            Request::ScreenShare(true) => {
+                                self.jingle.start_screen_share(&mut self.rng)
+                            }
+                            Request::ScreenShare(false) => self.jingle.stop_screen_share(),
+                            Request::IceRestart => self.jingle.ice_restart_request(None),
                         };
                         let id = iq.as_ref().and_then(|iq| iq.attr("id")).map(str::to_owned);
                         if let Some(iq) = &iq {
@@ -617,8 +646,8 @@ impl Driver {
                     Err(mpsc::TryRecvError::Empty) => break,
                 }
             }
-            if let Some(accept) = self.jingle.take_due(Instant::now()) {
-                self.send(&accept);
+            while let Some(due) = self.jingle.take_due(Instant::now()) {
+                self.send(&due);
             }
             if lock(&self.shared).closed.is_some() {
                 // Nothing more to read: wait for the leave.

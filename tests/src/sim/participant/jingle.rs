@@ -61,6 +61,10 @@ pub struct MediaSpec {
     /// instead of the ack, and never accept it (a client that cannot apply
     /// the offer).
     pub refuse_offer: bool,
+    /// Answer every `transport-replace` with an error (`bad-request`)
+    /// instead of the ack. Otherwise it is acked and ignored, as
+    /// lib-jitsi-meet does.
+    pub refuse_transport_replace: bool,
 }
 
 impl Default for MediaSpec {
@@ -74,6 +78,7 @@ impl Default for MediaSpec {
             accept: true,
             accept_delay: Duration::from_millis(100),
             refuse_offer: false,
+            refuse_transport_replace: false,
         }
     }
 }
@@ -365,9 +370,15 @@ impl JingleClient {
         }
     }
 
-    /// Whether the client answers `session-initiate` with an error.
-    pub(crate) fn refuses_offers(&self) -> bool {
-        self.spec.refuse_offer
+    /// Whether the client answers a Jingle set of `action` with an error
+    /// (see [`MediaSpec::refuse_offer`] and
+    /// [`MediaSpec::refuse_transport_replace`]).
+    pub(crate) fn refuses(&self, action: &str) -> bool {
+        match action {
+            "session-initiate" => self.spec.refuse_offer,
+            "transport-replace" => self.spec.refuse_transport_replace,
+            _ => false,
+        }
     }
 
     /// A Jingle IQ set carrying `jingle`, to `to`, remembered so that its

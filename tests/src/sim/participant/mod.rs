@@ -586,8 +586,8 @@ impl Participant {
                     stanza: iq.clone(),
                 });
                 let jingle = iq.get_child("jingle", jingle::NS_JINGLE);
-                let refused = self.jingle.refuses_offers()
-                    && jingle.is_some_and(|j| j.attr("action") == Some("session-initiate"));
+                let refused =
+                    jingle.is_some_and(|j| self.jingle.refuses(j.attr("action").unwrap_or("")));
                 let ack = if refused {
                     error_reply(iq, "cancel", "bad-request", None, None)
                 } else {
