@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::info::Info;
@@ -35,6 +35,8 @@ pub enum MetricValue {
     Gauge(i64),
     /// Per bridge nickname (`jvb` label).
     PerBridge(Vec<(String, i64)>),
+    /// A counter per bridge nickname (`jvb` label, exposed with `_total`).
+    PerBridgeCounter(Vec<(String, u64)>),
     /// A constant label (`_info`).
     Info(&'static str, String),
 }
@@ -65,7 +67,7 @@ impl Sample {
 
     /// Every metric the focus has, from its state at `now`.
     pub fn collect(focus: &Focus, now: Instant) -> Vec<Sample> {
-        use MetricValue::{Counter, Gauge, Info, PerBridge};
+        use MetricValue::{Counter, Gauge, Info, PerBridge, PerBridgeCounter};
         let counters = focus.conferences().stats();
         let sizes: Vec<i64> = focus
             .conferences()
@@ -169,6 +171,26 @@ impl Sample {
                 ),
             ),
             Sample::new(
+                "bridge_failing_ice",
+                "Whether the bridge is in the failing-ICE state.",
+                PerBridge(
+                    bridges
+                        .iter()
+                        .map(|b| (b.name().to_owned(), i64::from(b.is_failing_ice(now))))
+                        .collect(),
+                ),
+            ),
+            Sample::new(
+                "bridge_restart_requests",
+                "ICE-failed notices and full restart requests of participants on the bridge.",
+                PerBridgeCounter(
+                    bridges
+                        .iter()
+                        .map(|b| (b.name().to_owned(), b.restart_requests))
+                        .collect(),
+                ),
+            ),
+            Sample::new(
                 "participants_moved",
                 "Participants invited again elsewhere (bridge failures, moves).",
                 Counter(counters.participants_moved),
@@ -246,6 +268,13 @@ pub fn to_text(samples: &[Sample]) -> String {
                 }
                 registry.register(s.name.as_ref(), s.help, family);
             }
+            MetricValue::PerBridgeCounter(values) => {
+                let family = Family::<Vec<(&'static str, String)>, Counter>::default();
+                for (jvb, v) in values {
+                    family.get_or_create(&vec![("jvb", jvb.clone())]).inc_by(*v);
+                }
+                registry.register(s.name.as_ref(), s.help, family);
+            }
         }
     }
     let mut out = String::new();
@@ -262,7 +291,9 @@ pub fn to_prometheus_text(samples: &[Sample]) -> String {
     for s in samples {
         let name = format!("{NAMESPACE}_{}", s.name);
         let (name, kind) = match &s.value {
-            MetricValue::Counter(_) => (format!("{name}_total"), "counter"),
+            MetricValue::Counter(_) | MetricValue::PerBridgeCounter(_) => {
+                (format!("{name}_total"), "counter")
+            }
             MetricValue::Info(..) => (format!("{name}_info"), "gauge"),
             MetricValue::Gauge(_) | MetricValue::PerBridge(_) => (name, "gauge"),
         };
@@ -275,15 +306,24 @@ pub fn to_prometheus_text(samples: &[Sample]) -> String {
             MetricValue::Info(label, v) => {
                 writeln!(out, "{name}{{{label}=\"{}\"}} 1.0", escape_label(v))
             }
-            MetricValue::PerBridge(values) => {
-                for (jvb, v) in values {
-                    let _ = writeln!(out, "{name}{{jvb=\"{}\"}} {v}.0", escape_label(jvb));
-                }
-                Ok(())
-            }
+            MetricValue::PerBridge(values) => write_per_bridge(&mut out, &name, values),
+            MetricValue::PerBridgeCounter(values) => write_per_bridge(&mut out, &name, values),
         };
     }
     out
+}
+
+/// One line per bridge of a `jvb`-labelled family.
+fn write_per_bridge<T: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    values: &[(String, T)],
+) -> std::fmt::Result {
+    use std::fmt::Write;
+    for (jvb, v) in values {
+        writeln!(out, "{name}{{jvb=\"{}\"}} {v}.0", escape_label(jvb))?;
+    }
+    Ok(())
 }
 
 /// A label value with `\`, `"` and newlines escaped.
@@ -353,6 +393,10 @@ pub fn to_json(samples: &[Sample]) -> Value {
             MetricValue::Info(_, v) => (s.name.to_string(), json!(v)),
             MetricValue::PerBridge(values) => (
                 s.name.to_string(),
+                Value::Object(values.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
+            ),
+            MetricValue::PerBridgeCounter(values) => (
+                format!("{}_total", s.name),
                 Value::Object(values.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
             ),
         };

@@ -14,12 +14,13 @@ use focus_proto::Event;
 use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::ConferenceStats;
 use focus_proto::conference::media::SessionState;
+use focus_proto::http::{HttpRequest, Method};
 use focus_tests::emulator::EndpointIce;
 use focus_tests::sim::{
     BREWERY_JID, BridgeId, BridgeOptions, Control, JingleAnswer, MediaSpec, ParticipantId,
     ParticipantSpec, Sim,
 };
-use jid::BareJid;
+use jid::{BareJid, FullJid};
 
 const ROOM: &str = "ice@muc.meet.jitsi";
 
@@ -65,6 +66,15 @@ fn two_active(sim: &mut Sim) -> [ParticipantId; 2] {
 
 fn room() -> BareJid {
     BareJid::new(ROOM).expect("room JID")
+}
+
+/// Restart requests the focus counted against `bridge`.
+fn restart_requests(sim: &Sim, bridge: BridgeId) -> u64 {
+    let jid = FullJid::new(&sim.bridge_jid(bridge)).expect("bridge JID");
+    sim.focus()
+        .bridges()
+        .and_then(|r| r.get(&jid))
+        .map_or(0, |b| b.restart_requests)
 }
 
 fn stats(sim: &Sim) -> ConferenceStats {
@@ -251,6 +261,11 @@ fn restarts_are_rate_limited_per_participant() {
         ),
         (4, 3, 1)
     );
+    assert_eq!(
+        restart_requests(&sim, bridge),
+        0,
+        "in-place restarts do not count"
+    );
     sim.assert_no_errors();
 }
 
@@ -338,6 +353,11 @@ fn the_legacy_ice_failed_notice_reinvites_only_for_the_current_session() {
     assert_eq!(endpoint_count(&sim, bridge), 2, "no endpoint leaked");
     assert_eq!(sim.participant(b).jingle().offers, 1, "b untouched");
     assert_eq!(stats(&sim).participants_ice_failed, 2);
+    assert_eq!(
+        restart_requests(&sim, bridge),
+        1,
+        "only the current session's"
+    );
     sim.assert_no_errors();
 }
 
@@ -411,5 +431,90 @@ fn an_update_for_an_endpoint_the_bridge_lost_reinvites_the_participant() {
     sim.run_for(secs(2));
     assert_eq!(endpoint_count(&sim, bridge), 2);
     assert_eq!(sim.participant(b).jingle().offers, 1, "b untouched");
+    sim.assert_no_errors();
+}
+
+/// A conference on `jvb-1` (reported stress 0.1) whose participant `a`
+/// reports ICE failed, `jvb-2` (stress 0.5) beside it, then a new
+/// conference of two: where do its endpoints go? With
+/// `ice-failure-detection` on (`detect`), returns the sim and both bridges.
+fn failing_ice_scenario(detect: bool) -> (Sim, BridgeId, BridgeId) {
+    let hocon = format!(
+        "jicofo.bridge.ice-failure-detection {{ enabled = {detect}, min-endpoints = 2, threshold = 0.1 }}"
+    );
+    let (mut sim, first) = sim_with_bridge(10, &hocon);
+    sim.control_bridge(first, Control::Stress(Some(0.1)));
+    let [a, _] = two_active(&mut sim);
+    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-2");
+    options.seed = 11;
+    options.stress = Some(0.5);
+    let second = sim.add_bridge(options);
+    sim.run_for(secs(3));
+    let offers = sim.participant(a).jingle().offers;
+
+    sim.participant_send_ice_failed(a, None).expect("sent");
+    wait(&mut sim, "a re-invited", secs(10), |s| {
+        s.participant(a).jingle().offers > offers && s.participant(a).jingle().accepted
+    });
+    assert_eq!(restart_requests(&sim, first), 1);
+    assert_eq!(
+        endpoint_count(&sim, first),
+        2,
+        "the conference keeps its bridge"
+    );
+
+    let c = sim.add_participant(ParticipantSpec::new("other@muc.meet.jitsi"));
+    let d = sim.add_participant(ParticipantSpec::new("other@muc.meet.jitsi"));
+    wait(&mut sim, "c and d accepted", secs(10), |s| {
+        [c, d].iter().all(|p| s.participant(*p).jingle().accepted)
+    });
+    (sim, first, second)
+}
+
+/// `ice-failure-detection`: ICE failures of its participants make a bridge
+/// "failing ICE"; new conferences go elsewhere while it lasts, and the
+/// metric and `/debug` show it. Without detection the less loaded bridge
+/// is chosen as usual.
+#[test]
+fn a_bridge_failing_ice_is_avoided_by_new_conferences() {
+    let (sim, first, second) = failing_ice_scenario(false);
+    assert_eq!(
+        (endpoint_count(&sim, first), endpoint_count(&sim, second)),
+        (4, 0),
+        "without detection the least loaded bridge"
+    );
+
+    let (mut sim, first, second) = failing_ice_scenario(true);
+    assert_eq!(
+        (endpoint_count(&sim, first), endpoint_count(&sim, second)),
+        (2, 2),
+        "the failing bridge is avoided"
+    );
+    let metrics = sim.http(HttpRequest::new(Method::Get, "/metrics"));
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        text.contains("jitsi_jicofo_bridge_failing_ice{jvb=\"jvb-1\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jitsi_jicofo_bridge_failing_ice{jvb=\"jvb-2\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jitsi_jicofo_bridge_restart_requests_total{jvb=\"jvb-1\"} 1"),
+        "{text}"
+    );
+    let debug = sim.http(HttpRequest::new(Method::Get, "/debug"));
+    let debug: serde_json::Value = serde_json::from_slice(&debug.body).expect("JSON");
+    let bridges = &debug["bridge_selector"]["bridge"];
+    let failing: Vec<bool> = bridges
+        .as_object()
+        .map(|m| {
+            m.values()
+                .map(|b| b["failing-ice"].as_bool().unwrap_or(false))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(failing.iter().filter(|f| **f).count(), 1, "{debug}");
     sim.assert_no_errors();
 }

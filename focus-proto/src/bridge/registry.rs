@@ -7,7 +7,7 @@ use jid::{BareJid, FullJid};
 use minidom::Element;
 use tracing::{debug, info, warn};
 
-use crate::config::BridgeConfig;
+use crate::config::{BridgeConfig, IceFailureDetection};
 use crate::ext::brewery::{BridgeStats, names};
 use crate::ext::presence::{OccupantPresence, PresenceKind};
 
@@ -46,7 +46,19 @@ pub struct Bridge {
     last_failure: Option<Instant>,
     /// When recent endpoints were added, for the rampup stress.
     recent_allocations: VecDeque<Instant>,
+    /// Participants' ICE-failed notices and full restart requests against
+    /// the bridge, ever (`bridge_restart_requests_total`).
+    pub restart_requests: u64,
+    /// When the recent ones came (within the detection interval).
+    recent_restart_requests: VecDeque<Instant>,
+    /// Failing ICE until then (`ice-failure-detection`), its stress held at
+    /// least at the paired floor meanwhile.
+    failing_ice: Option<(Instant, f64)>,
 }
+
+/// Recent restart requests kept per bridge at most (a bound for hostile
+/// floods; detection only needs the count to pass the threshold).
+const MAX_RECENT_RESTART_REQUESTS: usize = 1 << 16;
 
 impl Bridge {
     fn new(jid: FullJid, now: Instant, config: &BridgeConfig) -> Self {
@@ -67,6 +79,9 @@ impl Bridge {
             operational: true,
             last_failure: None,
             recent_allocations: VecDeque::new(),
+            restart_requests: 0,
+            recent_restart_requests: VecDeque::new(),
+            failing_ice: None,
         }
     }
 
@@ -150,16 +165,69 @@ impl Bridge {
         self.endpoints = self.endpoints.saturating_sub(1);
     }
 
+    /// A participant on the bridge reported ICE failed or asked for a
+    /// full session restart (Jicofo's `endpointRequestedRestart`). With
+    /// `ice-failure-detection` enabled, a bridge with at least
+    /// `min-endpoints` whose requests within `interval` exceed `threshold`
+    /// of its endpoints is failing ICE for `timeout` (renewed while it
+    /// lasts): its stress reads above `stress_threshold` meanwhile.
+    pub fn endpoint_requested_restart(
+        &mut self,
+        now: Instant,
+        detection: &IceFailureDetection,
+        stress_threshold: f64,
+    ) {
+        self.restart_requests = self.restart_requests.saturating_add(1);
+        while self
+            .recent_restart_requests
+            .front()
+            .is_some_and(|at| now.saturating_duration_since(*at) >= detection.interval)
+            || self.recent_restart_requests.len() >= MAX_RECENT_RESTART_REQUESTS
+        {
+            self.recent_restart_requests.pop_front();
+        }
+        self.recent_restart_requests.push_back(now);
+        if !detection.enabled || self.endpoints < detection.min_endpoints {
+            return;
+        }
+        let recent = self.recent_restart_requests.len() as f64;
+        if recent > f64::from(self.endpoints) * detection.threshold {
+            if !self.is_failing_ice(now) {
+                info!(bridge = %self.jid, requests = recent, endpoints = self.endpoints, "bridge failing ICE");
+            }
+            self.failing_ice = Some((now + detection.timeout, stress_threshold + 0.01));
+        }
+    }
+
+    /// Whether the bridge is in the failing-ICE state at `now`.
+    pub fn is_failing_ice(&self, now: Instant) -> bool {
+        self.failing_ice.is_some_and(|(until, _)| now < until)
+    }
+
+    /// Restart requests within the detection `interval` before `now`
+    /// (`endpoint-restart-requests` in `/debug`).
+    pub fn recent_restart_requests(&self, now: Instant, interval: Duration) -> usize {
+        self.recent_restart_requests
+            .iter()
+            .filter(|at| now.saturating_duration_since(**at) < interval)
+            .count()
+    }
+
     /// The stress selection sorts by: the reported stress plus
     /// `average_participant_stress` for every endpoint added within
-    /// `rampup` (the bridge has not reported their load yet).
+    /// `rampup` (the bridge has not reported their load yet), held above
+    /// the stress threshold while the bridge is failing ICE.
     pub fn corrected_stress(&self, now: Instant, rampup: Duration) -> f64 {
         let recent = self
             .recent_allocations
             .iter()
             .filter(|at| now.saturating_duration_since(**at) < rampup)
             .count();
-        self.stress_level + recent as f64 * self.average_participant_stress
+        let stress = self.stress_level + recent as f64 * self.average_participant_stress;
+        match self.failing_ice {
+            Some((until, floor)) if now < until => stress.max(floor),
+            _ => stress,
+        }
     }
 
     /// Whether the corrected stress reaches `threshold`.
@@ -401,6 +469,66 @@ mod tests {
         let gone = r.on_presence(now, &config, "focus", &unavailable("jvb-a"));
         assert_eq!(gone, Some(BridgeChange::Removed { jid, lost: false }));
         assert_eq!(r.lost_bridges, 0);
+    }
+
+    /// brewery.md 2.3: restart requests against a bridge make it fail ICE
+    /// once they pass `threshold` of its endpoints (with at least
+    /// `min-endpoints`) within `interval`; it then reads as overloaded for
+    /// `timeout`, and recovers.
+    #[test]
+    fn restart_requests_make_a_bridge_fail_ice_for_a_while() {
+        let t0 = Instant::now();
+        let mut config = crate::config::Config::default().bridge;
+        let detection = IceFailureDetection {
+            enabled: true,
+            interval: Duration::from_secs(120),
+            min_endpoints: 30,
+            threshold: 0.1,
+            timeout: Duration::from_secs(600),
+        };
+        config.ice_failure_detection = detection.clone();
+        let rampup = config.participant_rampup_interval;
+        let mut b = Bridge::new(bridge_jid("jvb-a"), t0, &config);
+        b.stress_level = 0.2;
+        // Too few endpoints: counted, not judged.
+        for _ in 0..20 {
+            b.endpoint_requested_restart(t0, &detection, config.stress_threshold);
+        }
+        assert!(!b.is_failing_ice(t0));
+        assert_eq!(b.restart_requests, 20);
+        // 40 endpoints: more than 4 requests within the interval fail it.
+        b.endpoints = 40;
+        let later = t0 + Duration::from_secs(300);
+        for i in 0..4 {
+            b.endpoint_requested_restart(later, &detection, config.stress_threshold);
+            assert!(!b.is_failing_ice(later), "{i}");
+        }
+        assert_eq!(b.recent_restart_requests(later, detection.interval), 4);
+        b.endpoint_requested_restart(later, &detection, config.stress_threshold);
+        assert!(b.is_failing_ice(later));
+        let stress = b.corrected_stress(later + rampup, rampup);
+        assert!(stress > config.stress_threshold, "{stress}");
+        assert!(b.is_overloaded(later + rampup, rampup, config.stress_threshold));
+        // Until `timeout` after the last qualifying request.
+        let end = later + detection.timeout;
+        assert!(b.is_failing_ice(end - Duration::from_secs(1)));
+        assert!(!b.is_failing_ice(end));
+        assert_eq!(b.corrected_stress(end, rampup), 0.2);
+        assert_eq!(b.restart_requests, 25);
+        assert_eq!(b.recent_restart_requests(end, detection.interval), 0);
+
+        // Disabled: counted only.
+        let off = IceFailureDetection {
+            enabled: false,
+            ..detection
+        };
+        let mut c = Bridge::new(bridge_jid("jvb-b"), t0, &config);
+        c.endpoints = 40;
+        for _ in 0..40 {
+            c.endpoint_requested_restart(t0, &off, config.stress_threshold);
+        }
+        assert!(!c.is_failing_ice(t0));
+        assert_eq!(c.restart_requests, 40);
     }
 
     #[test]

@@ -955,6 +955,9 @@ impl Conferences {
             ctx.send(jingle_error(iq, Condition::ItemNotFound, Some(&text)));
             return;
         }
+        if restart && !limited {
+            self.count_restart_against_bridge(now, ctx, room, nick);
+        }
         if limited {
             ctx.send(jingle_error(
                 iq,
@@ -1055,7 +1058,36 @@ impl Conferences {
             return;
         }
         info!(conference = %room, endpoint = nick, "ICE failed: inviting the participant again");
+        self.count_restart_against_bridge(now, ctx, room, nick);
         self.restart_participant(now, ctx, room, nick);
+    }
+
+    /// A participant's ICE-failed notice or full restart request counts
+    /// against its bridge (`ice-failure-detection`; in-place ICE restarts
+    /// do not).
+    fn count_restart_against_bridge(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        room: &BareJid,
+        nick: &str,
+    ) {
+        let bridge = self
+            .conferences
+            .get(room)
+            .and_then(|c| c.media.participants.get(nick))
+            .and_then(|p| p.bridge.as_ref());
+        let config = &ctx.config.bridge;
+        if let Some(b) = bridge
+            .zip(ctx.bridges.as_deref_mut())
+            .and_then(|(jid, r)| r.get_mut(jid))
+        {
+            b.endpoint_requested_restart(
+                now,
+                &config.ice_failure_detection,
+                config.stress_threshold,
+            );
+        }
     }
 
     /// An in-place ICE restart request: refused when disabled, rate-limited
