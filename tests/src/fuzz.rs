@@ -27,14 +27,17 @@
 //!   - `who`: the sender is the `(who & 15) % n`-th participant still in
 //!     the room; `who >> 4 & 3` picks the `sid`: 0, 1 its current one, 2
 //!     another participant's, 3 garbage;
-//!   - `(action & 15) % 10`: 0 `session-accept`, 1 `source-add`, 2
+//!   - `(action & 15) % 12`: 0 `session-accept`, 1 `source-add`, 2
 //!     `source-remove`, 3 `session-terminate`, 4 `session-terminate` asking
 //!     for a restart (`bridge-session restart='true'`), 5
-//!     `transport-info`, 6 `session-info`, 7 an unknown action, 8 no
-//!     action, 9 `addsource`; bit 7 adds an ICE transport to the first
-//!     content, bit 6 a `json-message`, bit 5 makes the `bridge-session`
-//!     id garbage (it is the participant's current one otherwise), bit 4
-//!     leaves the `bridge-session` out;
+//!     `transport-info`, 6 `session-info` (an in-place ICE restart request,
+//!     `bridge-session ice-restart='true'`, or with bit 6 the legacy
+//!     `ice-state` failed), 7 an unknown action, 8 no action, 9
+//!     `addsource`, 10 `transport-accept`, 11 `transport-reject`; bit 7
+//!     adds an ICE transport to the first content, bit 6 a `json-message`,
+//!     bit 5 makes the `bridge-session` id garbage (it is the participant's
+//!     current one otherwise), bit 4 leaves the `bridge-session` out
+//!     (`session-terminate` and `session-info` carry one);
 //!   - `count % 8` sources: 0 → none, 1–4 → that many, 5 → 6, 7 → 2, 6 →
 //!     `100 + 10 * (count >> 3)` generated audio sources (100–410, no
 //!     further operand bytes); each of the others reads `kind idx`: the
@@ -299,7 +302,7 @@ impl Run {
             _ => Some("garbage-sid".into()),
         }
         .unwrap_or_else(|| "no-sid".into());
-        let action_code = (action_byte & 0x0f) % 10;
+        let action_code = (action_byte & 0x0f) % 12;
         let action = match action_code {
             0 => Some("session-accept"),
             1 => Some("source-add"),
@@ -309,7 +312,9 @@ impl Run {
             6 => Some("session-info"),
             7 => Some("content-bogus"),
             8 => None,
-            _ => Some("addsource"),
+            9 => Some("addsource"),
+            10 => Some("transport-accept"),
+            _ => Some("transport-reject"),
         };
         let body = self.sources(input, Some(p));
         let mut text = format!("<jingle xmlns='{NS_JINGLE}' sid='{}'", escape(&sid));
@@ -347,7 +352,13 @@ impl Run {
                 ssrc.wrapping_add(1)
             );
         }
-        if matches!(action_code, 3 | 4) && action_byte & 0x10 == 0 {
+        if action_code == 6 && action_byte & 0x40 != 0 {
+            let _ = write!(
+                text,
+                "<ice-state xmlns='{NS_FOCUS_PROTO}'>failed</ice-state>"
+            );
+        }
+        if matches!(action_code, 3 | 4 | 6) && action_byte & 0x10 == 0 {
             let id = if action_byte & 0x20 != 0 {
                 Some("deadbeefdeadbeef".to_owned())
             } else {
@@ -361,6 +372,9 @@ impl Run {
             }
             if action_code == 4 {
                 text.push_str(" restart='true'");
+            }
+            if action_code == 6 && action_byte & 0x40 == 0 {
+                text.push_str(" ice-restart='true'");
             }
             text.push_str("/>");
         }
