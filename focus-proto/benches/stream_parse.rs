@@ -2,7 +2,10 @@
 //! a plain minidom parse of the same bytes.
 //!
 //! `cargo bench -p focus-proto --bench stream_parse` prints MB/s for both,
-//! and for rxml's events alone (the tokenizer under both, nothing built).
+//! for rxml's events alone (the tokenizer under both, nothing built), and,
+//! for comparison only, for quick-xml's events (a dev-dependency of the
+//! bench, not used by the focus): raw, then with every attribute value and
+//! text unescaped (what a parser must at least do).
 //! The stream is a realistic mix of what a focus receives: presences with
 //! Jitsi's extensions, Jingle session-accepts with sources, COLIBRI-sized
 //! IQs and short messages.
@@ -143,6 +146,47 @@ fn main() {
         assert!(data.is_empty(), "rxml stopped early");
         n
     });
+    measure("quick-xml events only, no tree", bytes, min_time, || {
+        let mut reader = quick_xml::Reader::from_str(&stream);
+        let mut n = 0usize;
+        loop {
+            match reader.read_event().expect("valid XML") {
+                quick_xml::events::Event::Eof => break,
+                ev => black_box(ev),
+            };
+            n += 1;
+        }
+        n
+    });
+    measure(
+        "quick-xml events, values unescaped",
+        bytes,
+        min_time,
+        || {
+            use quick_xml::events::Event;
+            let mut reader = quick_xml::Reader::from_str(&stream);
+            let mut n = 0usize;
+            loop {
+                match reader.read_event().expect("valid XML") {
+                    Event::Eof => break,
+                    Event::Start(e) | Event::Empty(e) => {
+                        for a in e.attributes() {
+                            let a = a.expect("valid attribute");
+                            black_box(a.unescape_value().expect("valid value"));
+                        }
+                    }
+                    Event::Text(t) => {
+                        black_box(t.decode().expect("valid text"));
+                    }
+                    ev => {
+                        black_box(ev);
+                    }
+                }
+                n += 1;
+            }
+            n
+        },
+    );
     measure(
         "minidom::Element parse of the whole stream",
         bytes,
