@@ -547,7 +547,7 @@ impl Focus {
             return;
         }
         match stanza.attr("type") {
-            Some("result") | Some("error") => self.on_iq_reply(now, conn, &stanza),
+            Some("result") | Some("error") => self.on_iq_reply(now, conn, stanza),
             Some("get") | Some("set") => self.on_iq_request(now, conn, &stanza),
             other => {
                 debug!(conn = %conn, kind = ?other, "IQ without a valid type dropped");
@@ -555,31 +555,45 @@ impl Focus {
         }
     }
 
-    fn on_iq_reply(&mut self, now: Instant, conn: ConnId, iq: &Element) {
-        let ours = self.iqs.on_reply(&conn, iq);
-        if let Some((FocusIq::DiscoverComponents, outcome)) = &ours {
-            self.on_components(outcome);
+    fn on_iq_reply(&mut self, now: Instant, conn: ConnId, iq: Element) {
+        // Each layer is asked whether the answer is its own before it
+        // takes the IQ: the reply moves into the outcome, uncopied.
+        if !self.iqs.expects(&conn, &iq) {
+            self.on_layer_reply(now, conn, iq);
             return;
         }
-        if let Some((FocusIq::HealthPing, outcome)) = ours {
-            if let IqOutcome::Error { error: e, .. } = &outcome {
-                debug!(
-                    condition = e.condition.as_str(),
-                    "health ping answered with an error"
-                );
+        match self.iqs.on_reply(&conn, iq) {
+            Some((FocusIq::DiscoverComponents, outcome)) => self.on_components(&outcome),
+            Some((FocusIq::HealthPing, outcome)) => {
+                if let IqOutcome::Error { error: e, .. } = &outcome {
+                    debug!(
+                        condition = e.condition.as_str(),
+                        "health ping answered with an error"
+                    );
+                }
+                // Any answer, even an error, proves the server and our
+                // stanza path work, which is what the check is for.
+                self.record_health(now, HealthStatus::Healthy);
             }
-            // Any answer, even an error, proves the server and our stanza
-            // path work, which is what the check is for.
-            self.record_health(now, HealthStatus::Healthy);
+            None => {}
+        }
+    }
+
+    /// An IQ answer the focus itself did not ask for: the brewery's, the
+    /// conferences', or nobody's.
+    fn on_layer_reply(&mut self, now: Instant, conn: ConnId, iq: Element) {
+        if self
+            .brewery
+            .as_ref()
+            .is_some_and(|b| b.expects_reply(&conn, &iq))
+        {
+            self.with_brewery(now, |brewery, ctx| brewery.on_iq_reply(now, ctx, &conn, iq));
             return;
         }
-        let taken = self.with_brewery(now, |brewery, ctx| brewery.on_iq_reply(now, ctx, &conn, iq));
-        if taken == Some(true) {
-            return;
-        }
+        let id = iq.attr("id").map(str::to_owned);
         let (mut ctx, conferences) = self.split();
         if !conferences.on_iq_reply(now, &mut ctx, &conn, iq) {
-            debug!(conn = %conn, id = ?iq.attr("id"), "IQ reply to nothing we asked; ignored");
+            debug!(conn = %conn, id = ?id, "IQ reply to nothing we asked; ignored");
         }
     }
 

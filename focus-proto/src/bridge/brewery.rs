@@ -218,13 +218,19 @@ impl Brewery {
         true
     }
 
-    /// An IQ answer; `false` when it answers nothing the brewery asked.
+    /// Whether `iq` answers a request of the brewery.
+    pub(crate) fn expects_reply(&self, conn: &ConnId, iq: &Element) -> bool {
+        self.iqs.expects(conn, iq)
+    }
+
+    /// An IQ answer; `false` when it answers nothing the brewery asked
+    /// (see [`Brewery::expects_reply`]).
     pub(crate) fn on_iq_reply(
         &mut self,
         now: Instant,
         ctx: &mut BreweryCtx<'_>,
         conn: &ConnId,
-        iq: &Element,
+        iq: Element,
     ) -> bool {
         let Some((context, outcome)) = self.iqs.on_reply(conn, iq) else {
             return false;

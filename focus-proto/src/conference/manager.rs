@@ -805,7 +805,7 @@ impl Conferences {
         now: Instant,
         ctx: &mut Ctx<'_>,
         conn: &ConnId,
-        iq: &Element,
+        iq: Element,
     ) -> bool {
         let Some((context, outcome)) = self.iqs.on_reply(conn, iq) else {
             return false;

@@ -49,7 +49,7 @@ use crate::ext::jingle::offer::{
 };
 use crate::ext::jingle::{
     Action, BridgeSession as JingleBridgeSession, Content, Jingle, JsonMessage, ReasonCondition,
-    StartMuted, Transport,
+    StartMuted, Transport, TransportParts,
 };
 use crate::focus::{ConnId, Output};
 use crate::source::jingle::{NS_JITMEET, group_element, map_to_contents, source_element};
@@ -881,9 +881,9 @@ impl Conferences {
                 self.on_terminate(now, ctx, &room, &nick, iq, jingle);
             }
             Some(Action::TransportInfo) => {
-                let transport = Jingle::parse(jingle)
+                let transport = TransportParts::parse(jingle)
                     .ok()
-                    .and_then(|j| j.first_transport().cloned());
+                    .and_then(|parts| parts.transport);
                 match transport {
                     Some(t) => {
                         ctx.send(iq_result(iq, None));
@@ -1503,7 +1503,7 @@ impl Conferences {
         } else {
             "transport-accept"
         };
-        let parsed = Jingle::parse(jingle);
+        let parsed = TransportParts::parse(jingle);
         let sources = parse_jingle(jingle);
         let Some(conf) = self.conferences.get_mut(room) else {
             return;
@@ -1536,11 +1536,13 @@ impl Conferences {
             }
         };
         info!(conference = %room, endpoint = nick, sources = accepted.sources().len(), action, "accepted");
-        let mut transport = parsed.first_transport().cloned();
+        let TransportParts {
+            mut transport,
+            initial_last_n: last_n,
+        } = parsed;
         if let Some(t) = &mut transport {
             t.rtcp_mux = true;
         }
-        let last_n = parsed.initial_last_n();
         self.update_bridge(now, ctx, room, nick, transport, true, last_n);
         self.propagate(now, ctx, room, nick, &accepted);
         self.flush_signaling(ctx, room, nick);

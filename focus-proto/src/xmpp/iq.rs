@@ -92,28 +92,36 @@ impl<C> IqTracker<C> {
         id
     }
 
+    /// Whether `iq` (a `result` or `error` received on `conn`) answers one
+    /// of our requests: known id, same connection, from whom it was sent.
+    pub fn expects(&self, conn: &ConnId, iq: &Element) -> bool {
+        iq.attr("id")
+            .and_then(|id| self.pending.get(id))
+            .is_some_and(|p| &p.conn == conn && same_entity(iq.attr("from"), &p.to))
+            && matches!(iq.attr("type"), Some("result" | "error"))
+    }
+
     /// Matches a `result` or `error` IQ received on `conn` to its request:
-    /// the request's context and how it ended, or `None` when the IQ answers
-    /// nothing we asked (unknown id, wrong sender or connection).
-    pub fn on_reply(&mut self, conn: &ConnId, iq: &Element) -> Option<(C, IqOutcome)> {
-        let id = iq.attr("id")?;
-        let pending = self.pending.get(id)?;
-        if &pending.conn != conn || !same_entity(iq.attr("from"), &pending.to) {
+    /// the request's context and how it ended (the IQ moves into the
+    /// outcome), or `None` when the IQ answers nothing we asked (unknown
+    /// id, wrong sender or connection; see [`IqTracker::expects`]).
+    pub fn on_reply(&mut self, conn: &ConnId, iq: Element) -> Option<(C, IqOutcome)> {
+        if !self.expects(conn, &iq) {
             return None;
         }
-        let outcome = match iq.attr("type") {
-            Some("result") => IqOutcome::Result(iq.clone()),
-            Some("error") => IqOutcome::Error {
-                error: StanzaError::from_stanza(iq).unwrap_or_else(|| {
-                    StanzaError::new(crate::ext::error::Condition::UndefinedCondition)
-                }),
-                iq: iq.clone(),
-            },
-            _ => return None,
-        };
-        let id = id.to_owned();
+        let id = iq.attr("id")?.to_owned();
         self.deadlines.cancel(&id);
         let pending = self.pending.remove(&id)?;
+        let outcome = if iq.attr("type") == Some("result") {
+            IqOutcome::Result(iq)
+        } else {
+            IqOutcome::Error {
+                error: StanzaError::from_stanza(&iq).unwrap_or_else(|| {
+                    StanzaError::new(crate::ext::error::Condition::UndefinedCondition)
+                }),
+                iq,
+            }
+        };
         Some((pending.context, outcome))
     }
 
@@ -222,27 +230,27 @@ mod tests {
             Element::bare("x", "y"),
         );
         assert!(
-            t.on_reply(&ConnId::Client, &reply("result", &id, "evil@example.com"))
+            t.on_reply(&ConnId::Client, reply("result", &id, "evil@example.com"))
                 .is_none()
         );
         assert!(
             t.on_reply(
                 &ConnId::Service,
-                &reply("result", &id, "room@muc.example.com")
+                reply("result", &id, "room@muc.example.com")
             )
             .is_none()
         );
         assert!(
             t.on_reply(
                 &ConnId::Client,
-                &reply("result", "other", "room@muc.example.com")
+                reply("result", "other", "room@muc.example.com")
             )
             .is_none()
         );
         let (ctx, outcome) = t
             .on_reply(
                 &ConnId::Client,
-                &reply("result", &id, "Room@MUC.example.com"),
+                reply("result", &id, "Room@MUC.example.com"),
             )
             .expect("the real reply matches");
         assert_eq!(ctx, "ctx");
@@ -273,7 +281,7 @@ mod tests {
             2,
         );
         let (ctx, outcome) = t
-            .on_reply(&ConnId::Client, &reply("error", &a, "a.example"))
+            .on_reply(&ConnId::Client, reply("error", &a, "a.example"))
             .expect("matched");
         assert_eq!(ctx, 1);
         assert!(

@@ -541,6 +541,48 @@ impl Jingle {
     }
 }
 
+/// What the focus uses of a participant's `session-accept`,
+/// `transport-accept` or `transport-info`: the first ICE transport and the
+/// `initial-last-n` of the `video` content. Read without parsing the rest:
+/// the descriptions are the client's answer to the focus's own offer and
+/// nothing in them is used (sources are read separately), so a
+/// malformed payload type does not refuse the session, as with Jicofo.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TransportParts {
+    /// The first `<transport/>` (ICE-UDP) among the contents.
+    pub transport: Option<Transport>,
+    /// `initial-last-n/@value` of the content named `video`.
+    pub initial_last_n: Option<i32>,
+}
+
+impl TransportParts {
+    /// Reads them from a `<jingle/>`: at most [`MAX_CONTENTS`] contents; the
+    /// transport and initial-last-n read must be well formed.
+    pub fn parse(jingle: &Element) -> Result<Self, ParseError> {
+        let mut parts = Self::default();
+        let mut video_seen = false;
+        for (i, content) in jingle
+            .children()
+            .filter(|c| c.is("content", NS_JINGLE))
+            .enumerate()
+        {
+            check_len(i, MAX_CONTENTS, "content")?;
+            if parts.transport.is_none()
+                && let Some(t) = content.get_child("transport", transport::NS_ICE_UDP)
+            {
+                parts.transport = Some(Transport::parse(t)?);
+            }
+            if !video_seen && content.attr("name") == Some("video") {
+                video_seen = true;
+                if let Some(n) = content.get_child("initial-last-n", jitsi::NS_COLIBRI2) {
+                    parts.initial_last_n = Some(InitialLastN::parse(n)?.value);
+                }
+            }
+        }
+        Ok(parts)
+    }
+}
+
 /// The `<jingle/>` child of an IQ, if any.
 pub fn jingle_child(iq: &Element) -> Option<&Element> {
     iq.get_child("jingle", NS_JINGLE)

@@ -1251,3 +1251,48 @@ fn fuzz_target_accepts_the_captures() {
     let offer = golden_offer();
     fuzz_jingle(offer.as_bytes());
 }
+
+/// [`TransportParts`] reads what [`Jingle::parse`] would give for the
+/// transport and initial-last-n, from every capture, without parsing the
+/// descriptions: a payload type Jingle::parse refuses does not matter.
+#[test]
+fn transport_parts_agree_with_the_full_parse() {
+    for text in CAPTURES {
+        for iq in capture(text) {
+            let Some(el) = jingle_child(&iq) else {
+                continue;
+            };
+            let full = Jingle::parse(el).expect("the capture parses");
+            let parts = TransportParts::parse(el).expect("parts");
+            assert_eq!(parts.transport.as_ref(), full.first_transport());
+            assert_eq!(parts.initial_last_n, full.initial_last_n());
+        }
+    }
+    let el = xml(
+        "<jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s'>\
+           <content name='audio'><description xmlns='urn:xmpp:jingle:apps:rtp:1' media='audio'>\
+             <payload-type id='not-a-number' name='opus'/></description></content>\
+           <content name='video'><initial-last-n xmlns='jitsi:colibri2' value='7'/>\
+             <transport xmlns='urn:xmpp:jingle:transports:ice-udp:1' ufrag='u' pwd='p'/></content>\
+           <content name='video'><initial-last-n xmlns='jitsi:colibri2' value='9'/></content>\
+         </jingle>",
+    );
+    assert!(Jingle::parse(&el).is_err());
+    let parts = TransportParts::parse(&el).expect("parts");
+    assert_eq!(parts.transport.map(|t| t.ufrag), Some(Some("u".to_owned())));
+    assert_eq!(parts.initial_last_n, Some(7), "the first video content's");
+
+    let bad_last_n = xml(
+        "<jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s'>\
+           <content name='video'><initial-last-n xmlns='jitsi:colibri2' value='x'/></content>\
+         </jingle>",
+    );
+    assert!(TransportParts::parse(&bad_last_n).is_err());
+    let many: String = (0..=MAX_CONTENTS)
+        .map(|i| format!("<content name='c{i}'/>"))
+        .collect();
+    let many = xml(&format!(
+        "<jingle xmlns='urn:xmpp:jingle:1' action='session-accept' sid='s'>{many}</jingle>"
+    ));
+    assert!(TransportParts::parse(&many).is_err());
+}
