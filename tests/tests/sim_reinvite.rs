@@ -341,3 +341,43 @@ fn a_transport_accept_is_handled_like_a_session_accept() {
     assert_eq!(focus_state(&sim, a), Some(SessionState::Active));
     sim.assert_no_errors();
 }
+
+/// With ReplaceTransport and no bridge left to move to, participants wait
+/// with their session; when a bridge appears each is offered a
+/// `transport-replace` on that same session (its sources kept), not a new
+/// session whose accept would clash with its own sources.
+#[test]
+fn replace_transport_waits_for_a_bridge_with_the_session_kept() {
+    let (mut sim, first) = sim_with_bridge(26, REPLACE);
+    let ps = active(
+        &mut sim,
+        vec![ParticipantSpec::new(ROOM), ParticipantSpec::new(ROOM)],
+    );
+    let sids: Vec<String> = ps.iter().map(|p| sid(&sim, *p)).collect();
+    let own: Vec<BTreeSet<u32>> = ps.iter().map(|p| bridge_ssrcs(&sim, first, *p)).collect();
+
+    sim.crash_bridge(first);
+    wait(&mut sim, "both wait for a bridge", secs(10), |s| {
+        ps.iter()
+            .all(|p| focus_state(s, *p) == Some(SessionState::Failed))
+    });
+    sim.run_for(secs(2));
+    assert!(
+        ps.iter()
+            .all(|p| !actions(&sim, *p).iter().any(|x| x == "transport-replace"))
+    );
+
+    let second = add_bridge(&mut sim, "jvb-2", 27);
+    wait(&mut sim, "both get a transport-replace", secs(10), |s| {
+        ps.iter()
+            .all(|p| actions(s, *p).iter().any(|x| x == "transport-replace"))
+    });
+    sim.run_for(secs(2));
+    for (i, p) in ps.iter().enumerate() {
+        assert_eq!(sid(&sim, *p), sids[i]);
+        assert_eq!(sim.participant(*p).jingle().offers, 1, "no new session");
+        assert_eq!(focus_state(&sim, *p), Some(SessionState::Active));
+        assert_eq!(bridge_ssrcs(&sim, second, *p), own[i]);
+    }
+    sim.assert_no_errors();
+}

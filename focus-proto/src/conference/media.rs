@@ -346,24 +346,30 @@ impl Conferences {
     }
 
     /// Invites every member that has no media yet (media just became
-    /// ready, or a bridge appeared).
+    /// ready, or a bridge appeared). One whose ReplaceTransport re-invite
+    /// found no bridge still has its session: it is offered a
+    /// `transport-replace` there, as Jicofo does.
     pub(crate) fn invite_all(&mut self, now: Instant, ctx: &mut Ctx<'_>, room: &BareJid) {
         let Some(conf) = self.conferences.get(room) else {
             return;
         };
-        let nicks: Vec<String> = conf
+        let nicks: Vec<(String, Option<SessionState>)> = conf
             .members
             .keys()
-            .filter(|n| {
-                conf.media
-                    .participants
-                    .get(*n)
-                    .is_none_or(|p| p.state == SessionState::Failed)
+            .filter_map(|n| match conf.media.participants.get(n) {
+                None => Some((n.clone(), None)),
+                Some(p) if p.state == SessionState::Failed => {
+                    let replacing = p.replacing.clone().filter(|_| p.sid.is_some());
+                    Some((n.clone(), replacing))
+                }
+                Some(_) => None,
             })
-            .cloned()
             .collect();
-        for nick in nicks {
-            self.invite(now, ctx, room, &nick);
+        for (nick, replacing) in nicks {
+            match replacing {
+                Some(state) => self.reinvite(now, ctx, room, &nick, Some(state)),
+                None => self.invite(now, ctx, room, &nick),
+            }
         }
     }
 
