@@ -64,16 +64,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use focus_proto::Event;
-use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::media::SessionState;
 use focus_proto::source::{MediaType, strip_simulcast};
 use jid::BareJid;
 use minidom::Element;
 
 use crate::sim::{
-    BREWERY_JID, BridgeId, BridgeOptions, BridgeState, MediaSpec, ParticipantId, ParticipantSpec,
-    Sim, to_xml, xml,
+    BridgeId, BridgeState, MediaSpec, ParticipantId, ParticipantSpec, Sim, to_xml, xml,
 };
 
 /// The conference of every run.
@@ -177,18 +174,7 @@ impl Run {
             .with_brewery()
             .allow_errors()
             .build();
-        let mut options = BridgeOptions::new(BREWERY_JID, "jvb-1");
-        options.seed = seed;
-        let bridge = sim.add_bridge(options);
-        let ready = sim.run_until(
-            |s| {
-                s.events()
-                    .iter()
-                    .any(|(_, e)| matches!(e, Event::Bridge(BridgeEvent::Added { .. })))
-            },
-            Duration::from_secs(10),
-        );
-        assert!(ready, "the bridge never joined:\n{}", sim.trace_text());
+        let bridge = sim.add_ready_bridge("jvb-1", seed);
         let count = if setup & 1 == 1 { 3 } else { 2 };
         let mut all = Vec::new();
         for i in 0..count {

@@ -10,8 +10,6 @@
 
 use std::time::Duration;
 
-use focus_proto::Event;
-use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::ConferenceStats;
 use focus_proto::conference::media::SessionState;
 use focus_proto::http::{HttpRequest, Method};
@@ -36,28 +34,15 @@ fn sim_with_bridge(seed: u64, hocon: &str) -> (Sim, BridgeId) {
         .with_brewery()
         .config_hocon(hocon)
         .build();
-    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-1");
-    options.seed = seed;
-    let bridge = sim.add_bridge(options);
-    wait(&mut sim, "the bridge joins", secs(10), |s| {
-        s.events()
-            .iter()
-            .any(|(_, e)| matches!(e, Event::Bridge(BridgeEvent::Added { .. })))
-    });
+    let bridge = sim.add_ready_bridge("jvb-1", seed);
     (sim, bridge)
-}
-
-/// Runs until `pred` holds (at most `limit`), failing with the trace.
-fn wait(sim: &mut Sim, what: &str, limit: Duration, pred: impl FnMut(&Sim) -> bool) {
-    let ok = sim.run_until(pred, limit);
-    assert!(ok, "{what} did not happen:\n{}", sim.trace_text());
 }
 
 /// Two default participants with accepted sessions.
 fn two_active(sim: &mut Sim) -> [ParticipantId; 2] {
     let a = sim.add_participant(ParticipantSpec::new(ROOM));
     let b = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(sim, "a and b accepted", secs(10), |s| {
+    sim.wait_for("a and b accepted", secs(10), |s| {
         [a, b].iter().all(|p| s.participant(*p).jingle().accepted)
     });
     sim.run_for(secs(1));
@@ -82,14 +67,7 @@ fn stats(sim: &Sim) -> ConferenceStats {
 }
 
 fn focus_state(sim: &Sim, p: ParticipantId) -> Option<SessionState> {
-    let nick = sim.participant(p).nick().to_owned();
-    sim.focus()
-        .conferences()
-        .get(&room())?
-        .media
-        .participants
-        .get(&nick)
-        .map(|m| m.state.clone())
+    sim.media_state(&room(), p)
 }
 
 /// The ICE state of `p`'s endpoint on the bridge.
@@ -124,7 +102,7 @@ fn request_restart(sim: &mut Sim, p: ParticipantId, bridge_session: Option<&str>
     let id = sim
         .participant_request_ice_restart(p, bridge_session)
         .expect("the participant has a session");
-    wait(sim, "the restart request is answered", secs(5), |s| {
+    sim.wait_for("the restart request is answered", secs(5), |s| {
         answer_to(s, p, &id).is_some()
     });
     answer_to(sim, p, &id).expect("answer")
@@ -156,7 +134,7 @@ fn an_in_place_restart_relays_new_credentials_both_ways() {
 
     let answer = request_restart(&mut sim, a, None);
     assert!(answer.is_result(), "{:?}", answer.stanza);
-    wait(&mut sim, "the bridge learns a's answer", secs(5), |s| {
+    sim.wait_for("the bridge learns a's answer", secs(5), |s| {
         bridge_ice(s, bridge, a).is_some_and(|i| i.remote_generation == Some(1))
     });
 
@@ -210,7 +188,7 @@ fn a_restart_for_another_bridge_session_is_item_not_found() {
     // interval a valid request goes through.
     sim.run_for(secs(6));
     assert!(request_restart(&mut sim, a, None).is_result());
-    wait(&mut sim, "the restart is relayed", secs(5), |s| {
+    sim.wait_for("the restart is relayed", secs(5), |s| {
         s.participant_remote_ice(a).is_some_and(|(_, g)| g == 1)
     });
 }
@@ -241,14 +219,14 @@ fn restarts_are_rate_limited_per_participant() {
     assert_error(&second, "resource-constraint", "rate-limited");
     // Another participant has its own budget.
     assert!(request_restart(&mut sim, b, None).is_result());
-    wait(&mut sim, "both restarts relayed", secs(5), |s| {
+    sim.wait_for("both restarts relayed", secs(5), |s| {
         [a, b]
             .iter()
             .all(|p| s.participant_remote_ice(*p).is_some_and(|(_, g)| g == 1))
     });
     sim.run_for(secs(6));
     assert!(request_restart(&mut sim, a, None).is_result());
-    wait(&mut sim, "the third restart relayed", secs(5), |s| {
+    sim.wait_for("the third restart relayed", secs(5), |s| {
         bridge_ice(s, bridge, a).is_some_and(|i| i.remote_generation == Some(2))
     });
     assert_eq!(sim.participant_remote_ice(a).map(|(_, g)| g), Some(2));
@@ -278,10 +256,10 @@ fn a_bridge_that_declines_the_restart_gets_the_participant_reinvited() {
     let b_offers = sim.participant(b).jingle().offers;
 
     assert!(request_restart(&mut sim, a, None).is_result());
-    wait(&mut sim, "a is offered a new session", secs(5), |s| {
+    sim.wait_for("a is offered a new session", secs(5), |s| {
         s.participant(a).jingle().offers > offers
     });
-    wait(&mut sim, "a accepts it", secs(10), |s| {
+    sim.wait_for("a accepts it", secs(10), |s| {
         s.participant(a).jingle().accepted && focus_state(s, a) == Some(SessionState::Active)
     });
     sim.run_for(secs(2));
@@ -302,7 +280,7 @@ fn a_restart_before_ice_connected_is_not_needed() {
         ..MediaSpec::default()
     };
     let c = sim.add_participant(spec);
-    wait(&mut sim, "c offered", secs(10), |s| {
+    sim.wait_for("c offered", secs(10), |s| {
         s.participant(c).jingle().sid.is_some()
     });
     assert!(bridge_ice(&sim, bridge, c).is_some_and(|i| !i.established));
@@ -325,9 +303,7 @@ fn the_legacy_ice_failed_notice_reinvites_only_for_the_current_session() {
     let id = sim
         .participant_send_ice_failed(a, Some("another-session"))
         .expect("sent");
-    wait(&mut sim, "answered", secs(5), |s| {
-        answer_to(s, a, &id).is_some()
-    });
+    sim.wait_for("answered", secs(5), |s| answer_to(s, a, &id).is_some());
     assert!(answer_to(&sim, a, &id).is_some_and(|x| x.is_result()));
     sim.run_for(secs(2));
     assert_eq!(sim.participant(a).jingle().offers, offers, "ignored");
@@ -335,11 +311,11 @@ fn the_legacy_ice_failed_notice_reinvites_only_for_the_current_session() {
     let first_sid = sim.participant(a).jingle().sid.clone();
     let bridge_session = sim.participant_bridge_session(a).map(str::to_owned);
     let id = sim.participant_send_ice_failed(a, None).expect("sent");
-    wait(&mut sim, "a is offered a new session", secs(5), |s| {
+    sim.wait_for("a is offered a new session", secs(5), |s| {
         s.participant(a).jingle().offers > offers
     });
     assert!(answer_to(&sim, a, &id).is_some_and(|x| x.is_result()));
-    wait(&mut sim, "a accepts it", secs(10), |s| {
+    sim.wait_for("a accepts it", secs(10), |s| {
         s.participant(a).jingle().accepted && focus_state(s, a) == Some(SessionState::Active)
     });
     assert_ne!(sim.participant(a).jingle().sid, first_sid, "a new session");
@@ -364,10 +340,10 @@ fn the_legacy_ice_failed_notice_reinvites_only_for_the_current_session() {
 /// Waits until `p` was offered a new session and accepted it, with an
 /// endpoint on `bridge` again.
 fn wait_reinvited(sim: &mut Sim, bridge: BridgeId, p: ParticipantId, offers: u32) {
-    wait(sim, "a new offer", secs(5), |s| {
+    sim.wait_for("a new offer", secs(5), |s| {
         s.participant(p).jingle().offers > offers
     });
-    wait(sim, "the new session accepted", secs(10), |s| {
+    sim.wait_for("the new session accepted", secs(10), |s| {
         s.participant(p).jingle().accepted
             && focus_state(s, p) == Some(SessionState::Active)
             && bridge_ice(s, bridge, p).is_some_and(|i| i.established)
@@ -419,7 +395,7 @@ fn an_update_for_an_endpoint_the_bridge_lost_reinvites_the_participant() {
          </transport></content></jingle>"
     ));
     let id = sim.send_jingle(a, info);
-    wait(&mut sim, "the transport-info answered", secs(5), |s| {
+    sim.wait_for("the transport-info answered", secs(5), |s| {
         s.participant(a).jingle_answer(&id).is_some()
     });
     assert!(
@@ -453,7 +429,7 @@ fn failing_ice_scenario(detect: bool) -> (Sim, BridgeId, BridgeId) {
     let offers = sim.participant(a).jingle().offers;
 
     sim.participant_send_ice_failed(a, None).expect("sent");
-    wait(&mut sim, "a re-invited", secs(10), |s| {
+    sim.wait_for("a re-invited", secs(10), |s| {
         s.participant(a).jingle().offers > offers && s.participant(a).jingle().accepted
     });
     assert_eq!(restart_requests(&sim, first), 1);
@@ -465,7 +441,7 @@ fn failing_ice_scenario(detect: bool) -> (Sim, BridgeId, BridgeId) {
 
     let c = sim.add_participant(ParticipantSpec::new("other@muc.meet.jitsi"));
     let d = sim.add_participant(ParticipantSpec::new("other@muc.meet.jitsi"));
-    wait(&mut sim, "c and d accepted", secs(10), |s| {
+    sim.wait_for("c and d accepted", secs(10), |s| {
         [c, d].iter().all(|p| s.participant(*p).jingle().accepted)
     });
     (sim, first, second)

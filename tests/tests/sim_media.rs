@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use focus_proto::Event;
-use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::ConferenceEvent;
 use focus_proto::http::{HttpRequest, Method};
 use focus_tests::sim::{BREWERY_JID, BridgeId, BridgeOptions, ParticipantId, ParticipantSpec, Sim};
@@ -20,18 +19,7 @@ fn secs(n: u64) -> Duration {
 /// A focus in the brewery with one bridge, ready.
 fn sim_with_bridge(seed: u64) -> (Sim, BridgeId) {
     let mut sim = Sim::builder().seed(seed).with_brewery().build();
-    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-1");
-    options.seed = seed;
-    let bridge = sim.add_bridge(options);
-    let ready = sim.run_until(
-        |s| {
-            s.events()
-                .iter()
-                .any(|(_, e)| matches!(e, Event::Bridge(BridgeEvent::Added { .. })))
-        },
-        secs(10),
-    );
-    assert!(ready, "the bridge never joined:\n{}", sim.trace_text());
+    let bridge = sim.add_ready_bridge("jvb-1", seed);
     (sim, bridge)
 }
 

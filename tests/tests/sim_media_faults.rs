@@ -10,14 +10,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use focus_proto::Event;
-use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::media::SessionState;
 use focus_proto::source::ConferenceSourceMap;
 use focus_tests::emulator::Endpoint;
 use focus_tests::sim::{
-    BREWERY_JID, BridgeId, BridgeOptions, Control, JingleAnswer, MediaSpec, ParticipantId,
-    ParticipantSpec, SessionId, Sim, error_condition, error_text, xml,
+    BridgeId, Control, JingleAnswer, MediaSpec, ParticipantId, ParticipantSpec, SessionId, Sim,
+    error_condition, error_text, xml,
 };
 use jid::{BareJid, FullJid};
 use minidom::Element;
@@ -42,18 +40,7 @@ fn sim_with_bridge(seed: u64, hocon: &str) -> (Sim, BridgeId) {
         .with_brewery()
         .config_hocon(hocon)
         .build();
-    let mut options = BridgeOptions::new(BREWERY_JID, "jvb-1");
-    options.seed = seed;
-    let bridge = sim.add_bridge(options);
-    let ready = sim.run_until(
-        |s| {
-            s.events()
-                .iter()
-                .any(|(_, e)| matches!(e, Event::Bridge(BridgeEvent::Added { .. })))
-        },
-        secs(10),
-    );
-    assert!(ready, "the bridge never joined:\n{}", sim.trace_text());
+    let bridge = sim.add_ready_bridge("jvb-1", seed);
     (sim, bridge)
 }
 
@@ -91,21 +78,15 @@ fn sid(sim: &Sim, p: ParticipantId) -> String {
         .unwrap_or_else(|| panic!("{p:?} has no session"))
 }
 
-/// Runs until `pred` holds (at most `limit`), failing with the trace.
-fn wait(sim: &mut Sim, what: &str, limit: Duration, pred: impl FnMut(&Sim) -> bool) {
-    let ok = sim.run_until(pred, limit);
-    assert!(ok, "{what} did not happen:\n{}", sim.trace_text());
-}
-
 /// `a` and `b` (default clients) active, and `c` with `c_media` offered.
 fn three(sim: &mut Sim, c_media: MediaSpec) -> [ParticipantId; 3] {
     let a = sim.add_participant(ParticipantSpec::new(ROOM));
     let b = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(sim, "a and b accepted", secs(10), |s| {
+    sim.wait_for("a and b accepted", secs(10), |s| {
         accepted(s, a) && accepted(s, b)
     });
     let c = sim.add_participant(spec(c_media));
-    wait(sim, "c offered", secs(10), |s| offered(s, c));
+    sim.wait_for("c offered", secs(10), |s| offered(s, c));
     sim.run_for(secs(1));
     [a, b, c]
 }
@@ -118,14 +99,7 @@ fn room() -> BareJid {
 
 /// The focus's session state for `p`.
 fn focus_state(sim: &Sim, p: ParticipantId) -> Option<SessionState> {
-    let nick = nick(sim, p);
-    sim.focus()
-        .conferences()
-        .get(&room())?
-        .media
-        .participants
-        .get(&nick)
-        .map(|m| m.state.clone())
+    sim.media_state(&room(), p)
 }
 
 /// The focus's conference source map.
@@ -269,17 +243,6 @@ fn jingle(action: &str, sid: &str, body: &str) -> Element {
     ))
 }
 
-/// Sends `jingle` from `p` and waits for the focus's answer.
-fn ask(sim: &mut Sim, p: ParticipantId, jingle: Element) -> JingleAnswer {
-    let id = sim.send_jingle(p, jingle);
-    wait(sim, "the answer", secs(5), |s| {
-        s.participant(p).jingle_answer(&id).is_some()
-    });
-    let answer = sim.participant(p).jingle_answer(&id).cloned();
-    sim.run_for(secs(1));
-    answer.expect("answered")
-}
-
 #[track_caller]
 fn assert_error(answer: &JingleAnswer, condition: &str, text: Option<&str>) {
     assert_eq!(
@@ -344,7 +307,7 @@ fn session_accept_with_ten_thousand_sources_is_refused() {
         &sid(&sim, c),
         &content("audio", &sources, true),
     );
-    let answer = ask(&mut sim, c, accept);
+    let answer = sim.ask_jingle(c, accept);
     // The source parser's limit (1000 sources) speaks first.
     assert_error(
         &answer,
@@ -372,14 +335,14 @@ fn session_accept_with_ten_thousand_sources_is_refused() {
         &sid(&sim, c),
         &content("audio", &source(77, "x-a0", "x y"), false),
     );
-    let again = ask(&mut sim, c, add);
+    let again = sim.ask_jingle(c, add);
     assert_error(&again, "gone", Some("session ended"));
     assert_eq!(seen(&sim, &[a, b]), before);
 
     // 2,000 sources pass the Jingle parser and hit the source parser's
     // limit, in its words.
     let d = sim.add_participant(spec(never_accepts()));
-    wait(&mut sim, "d offered", secs(10), |s| offered(s, d));
+    sim.wait_for("d offered", secs(10), |s| offered(s, d));
     sim.run_for(secs(1));
     let before = seen(&sim, &[a, b]);
     let nick_d = nick(&sim, d);
@@ -397,7 +360,7 @@ fn session_accept_with_ten_thousand_sources_is_refused() {
         &sid(&sim, d),
         &content("audio", &sources, true),
     );
-    let answer = ask(&mut sim, d, accept);
+    let answer = sim.ask_jingle(d, accept);
     assert_error(
         &answer,
         "bad-request",
@@ -436,7 +399,7 @@ fn conflicting_and_invalid_sources_are_refused() {
             false,
         ),
     );
-    let answer = ask(&mut sim, b, add);
+    let answer = sim.ask_jingle(b, add);
     assert_error(
         &answer,
         "bad-request",
@@ -459,7 +422,7 @@ fn conflicting_and_invalid_sources_are_refused() {
         &sid(&sim, b),
         &content("video", &inner, false),
     );
-    let answer = ask(&mut sim, b, add);
+    let answer = sim.ask_jingle(b, add);
     assert_error(
         &answer,
         "bad-request",
@@ -479,7 +442,7 @@ fn conflicting_and_invalid_sources_are_refused() {
             true,
         ),
     );
-    let answer = ask(&mut sim, c, accept);
+    let answer = sim.ask_jingle(c, accept);
     assert_error(
         &answer,
         "bad-request",
@@ -506,7 +469,7 @@ fn the_ssrc_limit_is_enforced() {
     };
     let a = sim.add_participant(spec(small.clone()));
     let b = sim.add_participant(spec(small));
-    wait(&mut sim, "a and b accepted", secs(10), |s| {
+    sim.wait_for("a and b accepted", secs(10), |s| {
         accepted(s, a) && accepted(s, b)
     });
     sim.run_for(secs(1));
@@ -532,7 +495,7 @@ fn the_ssrc_limit_is_enforced() {
         &sid(&sim, a),
         &content("video", &inner, false),
     );
-    let answer = ask(&mut sim, a, add);
+    let answer = sim.ask_jingle(a, add);
     assert_error(&answer, "bad-request", Some("SSRC limit (4) exceeded."));
     assert_eq!(seen(&sim, &[b]), before);
     assert_eq!(bridge_sources(&sim, bridge), bridge_before);
@@ -548,13 +511,13 @@ fn the_ssrc_limit_is_enforced() {
             false,
         ),
     );
-    assert_result(&ask(&mut sim, a, add));
+    assert_result(&sim.ask_jingle(a, add));
     let seen_b = sim.participant(b).jingle().remote.get(&nick_a).cloned();
     assert!(seen_b.is_some_and(|s| s.contains(&5003)), "b is told");
 
     // A default client (7 SSRCs) cannot even accept.
     let c = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(&mut sim, "c's accept answered", secs(10), |s| {
+    sim.wait_for("c's accept answered", secs(10), |s| {
         !s.participant(c).jingle_answers().is_empty()
     });
     let answer = sim.participant(c).jingle_answers()[0].clone();
@@ -588,7 +551,7 @@ fn source_add_while_pending_and_source_remove_of_foreign_sources() {
         &sid(&sim, c),
         &content("audio", &source(theirs, "x", "x y"), false),
     );
-    let answer = ask(&mut sim, c, remove);
+    let answer = sim.ask_jingle(c, remove);
     assert_error(
         &answer,
         "bad-request",
@@ -605,7 +568,7 @@ fn source_add_while_pending_and_source_remove_of_foreign_sources() {
             false,
         ),
     );
-    assert_result(&ask(&mut sim, c, add));
+    assert_result(&sim.ask_jingle(c, add));
     assert_eq!(focus_state(&sim, c), Some(SessionState::Pending));
     for p in [a, b] {
         assert_eq!(
@@ -633,7 +596,7 @@ fn source_add_while_pending_and_source_remove_of_foreign_sources() {
         &sid(&sim, a),
         &content("audio", &source(theirs, "x", "x y"), false),
     );
-    let answer = ask(&mut sim, a, remove);
+    let answer = sim.ask_jingle(a, remove);
     assert_error(
         &answer,
         "bad-request",
@@ -655,7 +618,7 @@ fn source_add_while_pending_and_source_remove_of_foreign_sources() {
             true,
         ),
     );
-    assert_result(&ask(&mut sim, c, accept));
+    assert_result(&sim.ask_jingle(c, accept));
     assert_eq!(focus_state(&sim, c), Some(SessionState::Active));
     for p in [a, b] {
         assert_eq!(
@@ -690,7 +653,7 @@ fn jingle_from_strangers_and_for_wrong_sessions() {
     let (mut sim, bridge) = sim_with_bridge(25, "");
     let a = sim.add_participant(ParticipantSpec::new(ROOM));
     let b = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(&mut sim, "a and b accepted", secs(10), |s| {
+    sim.wait_for("a and b accepted", secs(10), |s| {
         accepted(s, a) && accepted(s, b)
     });
     sim.run_for(secs(1));
@@ -745,24 +708,24 @@ fn jingle_from_strangers_and_for_wrong_sessions() {
     );
 
     // An occupant with another occupant's sid.
-    let answer = ask(&mut sim, a, steal(&sid_b));
+    let answer = sim.ask_jingle(a, steal(&sid_b));
     assert_error(&answer, "bad-request", None);
     // ... and with no sid at all.
     let no_sid = xml(&format!(
         "<jingle xmlns='{NS_JINGLE}' action='source-add'/>"
     ));
-    assert_error(&ask(&mut sim, a, no_sid), "bad-request", None);
+    assert_error(&sim.ask_jingle(a, no_sid), "bad-request", None);
 
     // An occupant with no session: alone in another room (no invite).
     let mut lone_spec = ParticipantSpec::new("lonely@muc.meet.jitsi");
     lone_spec.media = MediaSpec::default();
     let lone = sim.add_participant(lone_spec);
-    wait(&mut sim, "the lone participant joined", secs(10), |s| {
+    sim.wait_for("the lone participant joined", secs(10), |s| {
         s.participant(lone).in_room()
     });
     sim.run_for(secs(1));
     assert!(!offered(&sim, lone));
-    let answer = ask(&mut sim, lone, steal("nosuchsession"));
+    let answer = sim.ask_jingle(lone, steal("nosuchsession"));
     assert_error(&answer, "bad-request", None);
     let sent_to = answer.stanza.attr("from").unwrap_or_default().to_owned();
     assert_eq!(sent_to, "lonely@muc.meet.jitsi/focus");
@@ -770,19 +733,19 @@ fn jingle_from_strangers_and_for_wrong_sessions() {
     // Unknown action and no action, on a's real session.
     let content_add = jingle("content-add", &sid_a, &content("audio", "", false));
     assert_error(
-        &ask(&mut sim, a, content_add),
+        &sim.ask_jingle(a, content_add),
         "feature-not-implemented",
         Some("Unsupported 'action'"),
     );
     let initiate = jingle("session-initiate", &sid_a, "");
     assert_error(
-        &ask(&mut sim, a, initiate),
+        &sim.ask_jingle(a, initiate),
         "feature-not-implemented",
         Some("Unsupported 'action'"),
     );
     let no_action = xml(&format!("<jingle xmlns='{NS_JINGLE}' sid='{sid_a}'/>"));
     assert_error(
-        &ask(&mut sim, a, no_action),
+        &sim.ask_jingle(a, no_action),
         "bad-request",
         Some("Missing 'action'"),
     );
@@ -807,7 +770,7 @@ fn jingle_from_strangers_and_for_wrong_sessions() {
              <bridge-session xmlns='http://jitsi.org/protocol/focus' id='{bridge_session}' restart='false'/>"
         ),
     );
-    assert_result(&ask(&mut sim, a, terminate));
+    assert_result(&sim.ask_jingle(a, terminate));
     sim.run_for(secs(1));
     let nick_a = nick(&sim, a);
     assert_eq!(focus_state(&sim, a), Some(SessionState::Ended));
@@ -831,7 +794,7 @@ fn jingle_from_strangers_and_for_wrong_sessions() {
         &sid_a,
         &content("audio", &source(7001, "late-a0", "l l"), false),
     );
-    assert_error(&ask(&mut sim, a, late), "gone", Some("session ended"));
+    assert_error(&sim.ask_jingle(a, late), "gone", Some("session ended"));
     sim.assert_no_errors();
 }
 
@@ -847,7 +810,7 @@ fn transport_info_with_and_without_a_transport() {
 
     // Pending, with a transport: relayed to c's endpoint.
     let info = jingle("transport-info", &sid(&sim, c), &content("audio", "", true));
-    assert_result(&ask(&mut sim, c, info));
+    assert_result(&sim.ask_jingle(c, info));
     let ep = endpoint(&sim, bridge, &nick_c).expect("c's endpoint");
     let ufrag = ep.remote.as_ref().and_then(|r| r.ufrag.clone());
     assert_eq!(ufrag.as_deref(), Some("crft"), "{ep:?}");
@@ -860,7 +823,7 @@ fn transport_info_with_and_without_a_transport() {
         &content("audio", "", false),
     );
     assert_error(
-        &ask(&mut sim, a, empty),
+        &sim.ask_jingle(a, empty),
         "bad-request",
         Some("missing transport"),
     );
@@ -881,7 +844,7 @@ fn a_refused_offer_is_terminated_and_its_endpoint_expired() {
         ..MediaSpec::default()
     };
     let [a, b, c] = three(&mut sim, refuses);
-    wait(&mut sim, "c terminated", secs(10), |s| {
+    sim.wait_for("c terminated", secs(10), |s| {
         s.participant(c).jingle().terminated.is_some()
     });
     sim.run_for(secs(1));
@@ -941,7 +904,7 @@ fn a_participant_that_never_accepts_stays_pending() {
     let (mut sim, bridge) = sim_with_bridge(27, "");
     let [a, b, c] = three(&mut sim, never_accepts());
     let d = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(&mut sim, "d accepted", secs(10), |s| accepted(s, d));
+    sim.wait_for("d accepted", secs(10), |s| accepted(s, d));
     sim.run_for(secs(120));
     assert_eq!(focus_state(&sim, c), Some(SessionState::Pending));
     assert_eq!(sim.participant(c).jingle().actions, ["session-initiate"]);
@@ -1055,9 +1018,7 @@ fn run_order(seed: u64, order: &[(bool, usize)]) {
         if join {
             let p = sim.add_participant(ParticipantSpec::new(ROOM));
             ids[i] = Some(p);
-            wait(&mut sim, "the join", secs(10), |s| {
-                s.participant(p).in_room()
-            });
+            sim.wait_for("the join", secs(10), |s| s.participant(p).in_room());
             present.push(p);
         } else {
             let p = ids[i].expect("joined before");
@@ -1183,12 +1144,12 @@ fn an_unresponsive_bridge_fails_the_allocation() {
     sim.control_bridge(bridge, Control::Unresponsive(true));
     let a = sim.add_participant(ParticipantSpec::new(ROOM));
     let b = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(&mut sim, "both joined", secs(10), |s| {
+    sim.wait_for("both joined", secs(10), |s| {
         s.participant(a).in_room() && s.participant(b).in_room()
     });
     let t0 = sim.elapsed();
     // The allocation requests went out and got no answer.
-    wait(&mut sim, "allocation failed", secs(30), |s| {
+    sim.wait_for("allocation failed", secs(30), |s| {
         [a, b]
             .iter()
             .all(|p| focus_state(s, *p) == Some(SessionState::Failed))
@@ -1229,7 +1190,7 @@ fn a_bridge_crash_under_active_sessions() {
     let (mut sim, bridge) = sim_with_bridge(32, "");
     let a = sim.add_participant(ParticipantSpec::new(ROOM));
     let b = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(&mut sim, "a and b accepted", secs(10), |s| {
+    sim.wait_for("a and b accepted", secs(10), |s| {
         accepted(s, a) && accepted(s, b)
     });
     sim.run_for(secs(1));
@@ -1285,7 +1246,7 @@ fn thirty_participants_know_each_other() {
     let ps: Vec<ParticipantId> = (0..30)
         .map(|_| sim.add_participant(ParticipantSpec::new(ROOM)))
         .collect();
-    wait(&mut sim, "all accepted", secs(60), |s| {
+    sim.wait_for("all accepted", secs(60), |s| {
         ps.iter().all(|p| accepted(s, *p))
     });
     sim.run_for(secs(2));
@@ -1308,17 +1269,17 @@ fn fault_run(seed: u64) -> String {
     };
     let [a, b, c] = three(&mut sim, refuses);
     let d = sim.add_participant(spec(never_accepts()));
-    wait(&mut sim, "d offered", secs(10), |s| offered(s, d));
+    sim.wait_for("d offered", secs(10), |s| offered(s, d));
     let bad = jingle(
         "session-accept",
         &sid(&sim, d),
         &content("audio", &source(audio_ssrc(&sim, a), "d-a0", "d d"), true),
     );
-    ask(&mut sim, d, bad);
+    sim.ask_jingle(d, bad);
     sim.leave(b);
     sim.run_for(secs(3));
     let e = sim.add_participant(ParticipantSpec::new(ROOM));
-    wait(&mut sim, "e accepted", secs(10), |s| accepted(s, e));
+    sim.wait_for("e accepted", secs(10), |s| accepted(s, e));
     sim.crash_bridge(bridge);
     sim.run_for(secs(20));
     for p in [a, c, d, e] {

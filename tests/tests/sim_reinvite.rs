@@ -7,14 +7,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use focus_proto::Event;
-use focus_proto::bridge::BridgeEvent;
 use focus_proto::conference::media::SessionState;
 use focus_tests::emulator::Endpoint;
-use focus_tests::sim::{
-    BREWERY_JID, BridgeId, BridgeOptions, JingleAnswer, MediaSpec, ParticipantId, ParticipantSpec,
-    Sim, xml,
-};
+use focus_tests::sim::{BridgeId, MediaSpec, ParticipantId, ParticipantSpec, Sim, xml};
 use jid::BareJid;
 use minidom::Element;
 
@@ -28,12 +23,6 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// Runs until `pred` holds (at most `limit`), failing with the trace.
-fn wait(sim: &mut Sim, what: &str, limit: Duration, pred: impl FnMut(&Sim) -> bool) {
-    let ok = sim.run_until(pred, limit);
-    assert!(ok, "{what} did not happen:\n{}", sim.trace_text());
-}
-
 /// A focus (with `hocon`) and bridge `jvb-1`, ready.
 fn sim_with_bridge(seed: u64, hocon: &str) -> (Sim, BridgeId) {
     let mut sim = Sim::builder()
@@ -41,24 +30,8 @@ fn sim_with_bridge(seed: u64, hocon: &str) -> (Sim, BridgeId) {
         .with_brewery()
         .config_hocon(hocon)
         .build();
-    let bridge = add_bridge(&mut sim, "jvb-1", seed);
+    let bridge = sim.add_ready_bridge("jvb-1", seed);
     (sim, bridge)
-}
-
-fn add_bridge(sim: &mut Sim, nick: &str, seed: u64) -> BridgeId {
-    let before = added(sim);
-    let mut options = BridgeOptions::new(BREWERY_JID, nick);
-    options.seed = seed;
-    let bridge = sim.add_bridge(options);
-    wait(sim, "the bridge joins", secs(10), |s| added(s) > before);
-    bridge
-}
-
-fn added(sim: &Sim) -> usize {
-    sim.events()
-        .iter()
-        .filter(|(_, e)| matches!(e, Event::Bridge(BridgeEvent::Added { .. })))
-        .count()
 }
 
 fn with_media(media: MediaSpec) -> ParticipantSpec {
@@ -70,7 +43,7 @@ fn with_media(media: MediaSpec) -> ParticipantSpec {
 /// Participants with these specs, all with accepted sessions.
 fn active(sim: &mut Sim, specs: Vec<ParticipantSpec>) -> Vec<ParticipantId> {
     let ps: Vec<ParticipantId> = specs.into_iter().map(|s| sim.add_participant(s)).collect();
-    wait(sim, "every session accepted", secs(10), |s| {
+    sim.wait_for("every session accepted", secs(10), |s| {
         ps.iter().all(|p| s.participant(*p).jingle().accepted)
     });
     sim.run_for(secs(1));
@@ -86,15 +59,7 @@ fn sid(sim: &Sim, p: ParticipantId) -> String {
 }
 
 fn focus_state(sim: &Sim, p: ParticipantId) -> Option<SessionState> {
-    let nick = nick(sim, p);
-    let room = BareJid::new(ROOM).expect("room JID");
-    sim.focus()
-        .conferences()
-        .get(&room)?
-        .media
-        .participants
-        .get(&nick)
-        .map(|m| m.state.clone())
+    sim.media_state(&BareJid::new(ROOM).expect("room JID"), p)
 }
 
 fn endpoint(sim: &Sim, bridge: BridgeId, p: ParticipantId) -> Option<&Endpoint> {
@@ -132,17 +97,6 @@ fn last_received(sim: &Sim, p: ParticipantId, action: &str) -> Option<Element> {
         .cloned()
 }
 
-/// Sends `jingle` from `p` and waits for the focus's answer.
-fn ask(sim: &mut Sim, p: ParticipantId, jingle: Element) -> JingleAnswer {
-    let id = sim.send_jingle(p, jingle);
-    wait(sim, "the answer", secs(5), |s| {
-        s.participant(p).jingle_answer(&id).is_some()
-    });
-    let answer = sim.participant(p).jingle_answer(&id).cloned();
-    sim.run_for(secs(1));
-    answer.expect("answered")
-}
-
 /// With ReplaceTransport, participants moved off a crashed bridge keep
 /// their Jingle session and sources: each gets a `transport-replace` on
 /// its session with the new bridge's transport and bridge session, its
@@ -156,7 +110,7 @@ fn replace_transport_moves_participants_within_their_sessions() {
         vec![ParticipantSpec::new(ROOM), ParticipantSpec::new(ROOM)],
     );
     let (a, b) = (ps[0], ps[1]);
-    let second = add_bridge(&mut sim, "jvb-2", 22);
+    let second = sim.add_ready_bridge("jvb-2", 22);
     let sids = [sid(&sim, a), sid(&sim, b)];
     let remote = [
         sim.participant(a).jingle().remote.clone(),
@@ -170,7 +124,7 @@ fn replace_transport_moves_participants_within_their_sessions() {
     let old_session = sim.participant_bridge_session(a).map(str::to_owned);
 
     sim.crash_bridge(first);
-    wait(&mut sim, "both get a transport-replace", secs(10), |s| {
+    sim.wait_for("both get a transport-replace", secs(10), |s| {
         [a, b].iter().all(|p| {
             s.participant(*p)
                 .jingle()
@@ -244,12 +198,12 @@ fn a_refused_transport_replace_ends_the_session() {
         ],
     );
     let (a, b) = (ps[0], ps[1]);
-    let second = add_bridge(&mut sim, "jvb-2", 24);
+    let second = sim.add_ready_bridge("jvb-2", 24);
     let sid_a = sid(&sim, a);
     let nick_b = nick(&sim, b);
 
     sim.crash_bridge(first);
-    wait(&mut sim, "b's session ends", secs(10), |s| {
+    sim.wait_for("b's session ends", secs(10), |s| {
         s.participant(b).jingle().terminated.is_some()
     });
     sim.run_for(secs(2));
@@ -307,7 +261,7 @@ fn a_transport_accept_is_handled_like_a_session_accept() {
     };
 
     let sid_a = sid(&sim, a);
-    let answer = ask(&mut sim, a, accept(&sid_a, share));
+    let answer = sim.ask_jingle(a, accept(&sid_a, share));
     assert!(answer.is_result(), "{:?}", answer.stanza);
     let ep = endpoint(&sim, bridge, a).expect("a's endpoint");
     assert_eq!(
@@ -315,7 +269,7 @@ fn a_transport_accept_is_handled_like_a_session_accept() {
         Some("tacc")
     );
     assert!(bridge_ssrcs(&sim, bridge, a).contains(&share));
-    wait(&mut sim, "b learns the new source", secs(5), |s| {
+    sim.wait_for("b learns the new source", secs(5), |s| {
         s.participant(b)
             .jingle()
             .remote
@@ -324,7 +278,7 @@ fn a_transport_accept_is_handled_like_a_session_accept() {
     });
 
     // The same SSRC again is refused, and the session stays active.
-    let again = ask(&mut sim, a, accept(&sid_a, share));
+    let again = sim.ask_jingle(a, accept(&sid_a, share));
     assert_eq!(
         again.condition.as_deref(),
         Some("bad-request"),
@@ -337,7 +291,7 @@ fn a_transport_accept_is_handled_like_a_session_accept() {
     let reject = xml(&format!(
         "<jingle xmlns='{NS_JINGLE}' action='transport-reject' sid='{sid_a}'/>"
     ));
-    assert!(ask(&mut sim, a, reject).is_result());
+    assert!(sim.ask_jingle(a, reject).is_result());
     assert_eq!(focus_state(&sim, a), Some(SessionState::Active));
     sim.assert_no_errors();
 }
@@ -357,7 +311,7 @@ fn replace_transport_waits_for_a_bridge_with_the_session_kept() {
     let own: Vec<BTreeSet<u32>> = ps.iter().map(|p| bridge_ssrcs(&sim, first, *p)).collect();
 
     sim.crash_bridge(first);
-    wait(&mut sim, "both wait for a bridge", secs(10), |s| {
+    sim.wait_for("both wait for a bridge", secs(10), |s| {
         ps.iter()
             .all(|p| focus_state(s, *p) == Some(SessionState::Failed))
     });
@@ -367,8 +321,8 @@ fn replace_transport_waits_for_a_bridge_with_the_session_kept() {
             .all(|p| !actions(&sim, *p).iter().any(|x| x == "transport-replace"))
     );
 
-    let second = add_bridge(&mut sim, "jvb-2", 27);
-    wait(&mut sim, "both get a transport-replace", secs(10), |s| {
+    let second = sim.add_ready_bridge("jvb-2", 27);
+    sim.wait_for("both get a transport-replace", secs(10), |s| {
         ps.iter()
             .all(|p| actions(s, *p).iter().any(|x| x == "transport-replace"))
     });

@@ -1016,12 +1016,18 @@ impl Conferences {
         true
     }
 
-    /// The id of `nick`'s current bridge session (`bridge-session id` in
-    /// its offer), if it has an endpoint.
+    /// The id of the conference's session on `bridge` (`bridge-session
+    /// id` in the offers), if it has one there.
+    fn bridge_session_id(&self, room: &BareJid, bridge: &FullJid) -> Option<&str> {
+        let conf = self.conferences.get(room)?;
+        conf.media.bridges.get(bridge).map(|s| s.id.as_str())
+    }
+
+    /// The id of `nick`'s current bridge session, if it has an endpoint.
     fn current_bridge_session(&self, room: &BareJid, nick: &str) -> Option<String> {
         let conf = self.conferences.get(room)?;
         let bridge = conf.media.participants.get(nick)?.bridge.as_ref()?;
-        conf.media.bridges.get(bridge).map(|s| s.id.clone())
+        self.bridge_session_id(room, bridge).map(str::to_owned)
     }
 
     /// session-info from the participant (jingle.md section 8): an
@@ -1243,10 +1249,12 @@ impl Conferences {
         ));
     }
 
-    /// Moves `nick` (Jicofo's `RestartJingle`): its sources go (signaled to
-    /// the others), its session is terminated with `success` / `moving`,
-    /// and it is allocated and offered again, on whatever bridge selection
-    /// gives now.
+    /// Moves `nick` to whatever bridge selection gives now. With
+    /// `RestartJingle` (the default) its sources go (signaled to the
+    /// others), its session is terminated with `success` / `moving` and a
+    /// new one offered; with `ReplaceTransport` a live session and its
+    /// sources stay, only the endpoint moves and the session gets a
+    /// `transport-replace`.
     pub(crate) fn restart_participant(
         &mut self,
         now: Instant,
@@ -1468,12 +1476,7 @@ impl Conferences {
             info!(conference = %room, bridge = %bridge, "bridge request timed out; ignored");
             return;
         }
-        let current = self
-            .conferences
-            .get(room)
-            .and_then(|c| c.media.bridges.get(bridge))
-            .map(|s| s.id.as_str());
-        if session.is_none() || session != current {
+        if session.is_none() || session != self.bridge_session_id(room, bridge) {
             debug!(conference = %room, bridge = %bridge, ?failure, "failure of an earlier session on the bridge: ignored");
             return;
         }
@@ -1708,11 +1711,7 @@ impl Conferences {
         generation: u64,
         bridge: &FullJid,
     ) -> MucIq {
-        let session = self
-            .conferences
-            .get(room)
-            .and_then(|c| c.media.bridges.get(bridge))
-            .map(|s| s.id.clone());
+        let session = self.bridge_session_id(room, bridge).map(str::to_owned);
         MucIq::Media(MediaIq::Bridge {
             room: room.clone(),
             generation,

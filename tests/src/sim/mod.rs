@@ -675,14 +675,9 @@ impl Sim {
         id: ParticipantId,
         bridge_session_override: Option<&str>,
     ) -> Option<String> {
-        let at = self.clock.elapsed();
-        self.trace.note(
-            at,
-            format!("harness: participant #{} requests an ICE restart", id.0),
-        );
-        let iq_id = self.participants[id.0].request_ice_restart(bridge_session_override);
-        self.drain_participant(id.0);
-        iq_id
+        self.participant_sends(id, "requests an ICE restart", |p| {
+            p.request_ice_restart(bridge_session_override)
+        })
     }
 
     /// Participant `id` sends the legacy ICE-failed notice: a
@@ -695,14 +690,25 @@ impl Sim {
         id: ParticipantId,
         bridge_session_override: Option<&str>,
     ) -> Option<String> {
+        self.participant_sends(id, "reports ICE failed", |p| {
+            p.send_ice_failed(bridge_session_override)
+        })
+    }
+
+    /// Notes in the trace that participant `id` `what`, lets `send` queue
+    /// its request, and sends what it queued now.
+    fn participant_sends<T>(
+        &mut self,
+        id: ParticipantId,
+        what: &str,
+        send: impl FnOnce(&mut Participant) -> T,
+    ) -> T {
         let at = self.clock.elapsed();
-        self.trace.note(
-            at,
-            format!("harness: participant #{} reports ICE failed", id.0),
-        );
-        let iq_id = self.participants[id.0].send_ice_failed(bridge_session_override);
+        self.trace
+            .note(at, format!("harness: participant #{} {what}", id.0));
+        let sent = send(&mut self.participants[id.0]);
         self.drain_participant(id.0);
-        iq_id
+        sent
     }
 
     /// The bridge session id participant `id` holds (`bridge-session/@id`
